@@ -1,0 +1,65 @@
+# Deepfake image detector — the two commands a new machine needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+SHARED ?= $(abspath ../shared)
+DATA ?= $(SHARED)/data/faces
+
+VENV := .venv
+VPY := $(VENV)/bin/python
+RUN_VENV := .venv-run
+SAM_VENV := .venv-sam
+SAM := $(abspath $(SAM_VENV))/bin/sam
+export SAM_CLI_TELEMETRY := 0
+export OPENBLAS_NUM_THREADS := 1
+
+.PHONY: help venv run-venv sam-venv test test-fast run model evaluate detect bench publish \
+        sam-build sam-image sam-invoke sam-api fuzz soak clean
+
+help:
+	@echo "make run     serve the page and the API on http://127.0.0.1:$${PORT:-3000} (shipped model)"
+	@echo "make test    every test (unit, model, browser, SAM in Docker)"
+	@echo "make model   retrain the shipped model from $(DATA)"
+	@echo "make bench   benchmarks against the TensorFlow/Flask baseline"
+
+# --------------------------------------------------------------------------- environments
+$(VENV)/.stamp: requirements/dev.txt layers/runtime/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q -r requirements/dev.txt
+	$(VPY) -m pip install -q --no-deps -e .
+	touch $@
+venv: $(VENV)/.stamp
+
+$(RUN_VENV)/.stamp: layers/runtime/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(RUN_VENV)
+	$(RUN_VENV)/bin/pip install -q -r layers/runtime/requirements.txt
+	$(RUN_VENV)/bin/pip install -q --no-deps -e .
+	touch $@
+run-venv: $(RUN_VENV)/.stamp
+
+$(SAM_VENV)/.stamp: requirements/sam.txt
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q -r requirements/sam.txt
+	touch $@
+sam-venv: $(SAM_VENV)/.stamp
+
+# --------------------------------------------------------------------------- tests
+test: venv sam-venv
+	$(VPY) -m pytest -ra
+
+# --------------------------------------------------------------------------- model (issue: model pipeline)
+# MODEL-TARGETS
+
+# --------------------------------------------------------------------------- API (issue: detection API)
+# API-TARGETS
+
+# --------------------------------------------------------------------------- page + gateway (issue: web page)
+# RUN-TARGETS
+
+# --------------------------------------------------------------------------- sam local (issue: sam local)
+# SAM-TARGETS
+
+# --------------------------------------------------------------------------- benchmarks
+# BENCH-TARGETS
+
+clean:
+	rm -rf .aws-sam build artifacts .pytest_cache

@@ -1,0 +1,1 @@
+"""Deepfake image detector: decoding, preprocessing and LiteRT inference (no TensorFlow)."""

@@ -1,0 +1,215 @@
+"""Image decoding and THE preprocessing function.
+
+Training (converter/), evaluation and serving (app.py) all go through ``decode_image`` and
+``preprocess`` so the model sees the same arrays everywhere. How the input is prepared (size,
+resize filter, scale) comes from the model card's ``input`` block, never from constants here.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFile, ImageOps
+
+from .errors import UnprocessableImage, UnsupportedMediaType
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+# We enforce our own pixel limit before decoding; Pillow's own check stays as a second fence.
+Image.MAX_IMAGE_PIXELS = 100_000_000
+
+# Formats the service accepts (Pillow format names).
+ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
+MIME_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+}
+DEFAULT_MIN_SIDE = 16
+DEFAULT_MAX_PIXELS = 40_000_000
+
+_RESAMPLE = {
+    "nearest": Image.Resampling.NEAREST,
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "lanczos": Image.Resampling.LANCZOS,
+    "box": Image.Resampling.BOX,
+}
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """How an image becomes a model input; built from the model card's ``input`` block."""
+
+    width: int = 256
+    height: int = 256
+    resize: str = "bilinear"
+    scale: float = 1.0 / 255.0
+    mode: str = "RGB"
+
+    @classmethod
+    def from_card(cls, card: dict) -> "InputSpec":
+        block = card["input"]
+        width, height = block["size"]
+        return cls(
+            width=int(width),
+            height=int(height),
+            resize=str(block.get("resize", "bilinear")),
+            scale=float(block.get("scale", 1.0 / 255.0)),
+            mode=str(block.get("mode", "RGB")),
+        )
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.width, self.height)
+
+    def to_card(self) -> dict:
+        return {
+            "size": [self.width, self.height],
+            "shape": [1, self.height, self.width, 3],
+            "mode": self.mode,
+            "layout": "NHWC",
+            "dtype": "float32",
+            "resize": self.resize,
+            "fit": "stretch (no crop, aspect ratio not kept)",
+            "exif_transpose": True,
+            "scale": self.scale,
+            "range": [0.0, 1.0],
+        }
+
+
+# --------------------------------------------------------------------------- sniffing
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", 0, "PNG"),
+    (b"GIF87a", 0, "GIF"),
+    (b"GIF89a", 0, "GIF"),
+    (b"BM", 0, "BMP"),
+    (b"II*\x00", 0, "TIFF"),
+    (b"MM\x00*", 0, "TIFF"),
+    (b"\x00\x00\x01\x00", 0, "ICO"),
+    (b"%PDF", 0, "PDF"),
+    (b"8BPS", 0, "PSD"),
+    (b"\x00\x00\x00\x0cjP  ", 0, "JPEG2000"),
+    (b"\xff\x4f\xff\x51", 0, "JPEG2000"),
+)
+
+
+def sniff_format(data: bytes) -> str | None:
+    """The container format from the leading bytes (never from a name or a header)."""
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if len(data) >= 12 and data[4:8] == b"ftyp":
+        brand = data[8:12]
+        if brand in (b"avif", b"avis"):
+            return "AVIF"
+        return "HEIF"
+    for magic, offset, name in _SIGNATURES:
+        if data[offset : offset + len(magic)] == magic:
+            return name
+    head = data[:256].lstrip().lower()
+    if head.startswith((b"<svg", b"<?xml")) and b"<svg" in data[:4096].lower():
+        return "SVG"
+    return None
+
+
+# --------------------------------------------------------------------------- decoding
+def decode_image(
+    data: bytes,
+    spec: InputSpec,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_side: int = DEFAULT_MIN_SIDE,
+) -> Image.Image:
+    """Bytes → a loaded Pillow image (first frame), checked against the limits.
+
+    Large JPEGs are decoded at a reduced DCT scale (``Image.draft``) that still covers the model
+    input. Raises ``UnsupportedMediaType`` (415) or ``UnprocessableImage`` (422).
+    """
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise UnsupportedMediaType("The upload is not an image.", code="not_an_image")
+    if fmt not in ACCEPTED_FORMATS:
+        raise UnsupportedMediaType(
+            f"{fmt} images are not supported; send JPEG, PNG, WebP, GIF or BMP.",
+            code="unsupported_format",
+        )
+    try:
+        img = Image.open(io.BytesIO(data), formats=[fmt])
+    except Image.DecompressionBombError:
+        raise UnprocessableImage("The image declares too many pixels.", code="too_many_pixels")
+    except Exception:  # Pillow raises many types for a bad header
+        raise UnprocessableImage(f"The {fmt} file is corrupt or truncated.", code="corrupt_image")
+    width, height = img.size
+    if width * height > max_pixels:
+        raise UnprocessableImage(
+            f"The image has {width}x{height} pixels; the limit is {max_pixels:,} pixels.",
+            code="too_many_pixels",
+        )
+    if min(width, height) < min_side:
+        raise UnprocessableImage(
+            f"The image is {width}x{height}; each side must be at least {min_side} px.",
+            code="image_too_small",
+        )
+    if fmt == "JPEG":
+        img.draft(None, spec.size)
+    try:
+        img.seek(0)
+        img.load()
+    except Image.DecompressionBombError:
+        raise UnprocessableImage("The image declares too many pixels.", code="too_many_pixels")
+    except Exception:
+        raise UnprocessableImage(f"The {fmt} file is corrupt or truncated.", code="corrupt_image")
+    return img
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any Pillow mode → RGB. Transparency is composited over white; 16-bit is scaled, not clipped."""
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        arr = np.asarray(img)
+        if mode == "F":
+            arr = np.clip(arr, 0, 255)
+        elif mode.startswith("I;16") or arr.max(initial=0) > 255:
+            arr = arr.astype(np.float64) / 257.0
+        return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "L").convert("RGB")
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")
+
+
+def prepare_pixels(img: Image.Image, spec: InputSpec) -> np.ndarray:
+    """EXIF orientation, RGB, resize → uint8 (H, W, 3). Training caches these."""
+    img = ImageOps.exif_transpose(img)
+    img = to_rgb(img)
+    if img.size != spec.size:
+        img = img.resize(spec.size, resample=_RESAMPLE[spec.resize])
+    return np.asarray(img, dtype=np.uint8)
+
+
+def scale_pixels(pixels: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """uint8 pixels → float32 model input (``pixels * scale``, in float32)."""
+    return pixels.astype(np.float32) * np.float32(spec.scale)
+
+
+def preprocess(img: Image.Image, spec: InputSpec) -> np.ndarray:
+    """THE preprocessing function: EXIF orientation, RGB, resize, scale → float32 (H, W, 3)."""
+    return scale_pixels(prepare_pixels(img, spec), spec)
+
+
+def load_file_pixels(path: str, spec: InputSpec) -> np.ndarray:
+    """A file on disk → uint8 pixels through exactly the serving path (training caches these)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    return prepare_pixels(decode_image(data, spec), spec)
+
+
+def load_file(path: str, spec: InputSpec) -> np.ndarray:
+    """A file on disk → float32 model input, through exactly the serving path."""
+    return scale_pixels(load_file_pixels(path, spec), spec)
