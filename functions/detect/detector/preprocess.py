@@ -97,6 +97,14 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
 )
 
 
+_BMP_DIB_HEADER_SIZES = (12, 16, 40, 52, 56, 64, 108, 124)
+
+
+def _looks_like_bmp(data: bytes) -> bool:
+    """A BITMAPFILEHEADER ("BM") must be followed by a known DIB header size at offset 14."""
+    return len(data) >= 18 and int.from_bytes(data[14:18], "little") in _BMP_DIB_HEADER_SIZES
+
+
 def sniff_format(data: bytes) -> str | None:
     """The container format from the leading bytes (never from a name or a header)."""
     if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
@@ -108,6 +116,8 @@ def sniff_format(data: bytes) -> str | None:
         return "HEIF"
     for magic, offset, name in _SIGNATURES:
         if data[offset : offset + len(magic)] == magic:
+            if name == "BMP" and not _looks_like_bmp(data):
+                continue  # "BM" alone is too weak: text starting with "BM" is not a bitmap
             return name
     head = data[:256].lstrip().lower()
     if head.startswith((b"<svg", b"<?xml")) and b"<svg" in data[:4096].lower():
@@ -153,8 +163,12 @@ def decode_image(
             f"The image is {width}x{height}; each side must be at least {min_side} px.",
             code="image_too_small",
         )
+    # The size as stored in the file, before any draft reduction (callers report it).
+    img.source_size = (width, height)
     if fmt == "JPEG":
-        img.draft(None, spec.size)
+        # Reduced DCT decode that still covers the model input whichever way EXIF rotates it.
+        side = max(spec.size)
+        img.draft(None, (side, side))
     try:
         img.seek(0)
         img.load()
@@ -186,7 +200,10 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def prepare_pixels(img: Image.Image, spec: InputSpec) -> np.ndarray:
     """EXIF orientation, RGB, resize → uint8 (H, W, 3). Training caches these."""
-    img = ImageOps.exif_transpose(img)
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # unreadable EXIF: use the pixels as stored rather than fail
+        pass
     img = to_rgb(img)
     if img.size != spec.size:
         img = img.resize(spec.size, resample=_RESAMPLE[spec.resize])

@@ -1,0 +1,258 @@
+"""API Gateway REST proxy events in, proxy responses out: routing facts, the three body forms, CORS.
+
+Pure functions: no model, no AWS. ``app.lambda_handler`` and the local gateway share them.
+
+Body forms of ``POST /predict``:
+1. ``application/json`` ``{"image": "<base64>"}`` (plain base64 or a ``data:`` URL);
+2. raw image bytes (``image/*`` or ``application/octet-stream``; API Gateway's binary media types
+   hand them over base64-encoded with ``isBase64Encoded``);
+3. ``multipart/form-data`` with a file (or text) field ``image``.
+The image format is always sniffed from the bytes later; the Content-Type only picks the form.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+from dataclasses import dataclass, field
+
+from .errors import BadRequest, DetectError, PayloadTooLarge
+
+JSON_TYPES = ("application/json",)
+MULTIPART_TYPE = "multipart/form-data"
+IMAGE_FIELD = "image"
+ALLOWED_METHODS = {"/predict": ("POST",), "/model": ("GET", "HEAD")}
+CORS_ALLOW_HEADERS = "Content-Type,X-Api-Key,Authorization"
+CORS_MAX_AGE = "600"
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict = field(default_factory=dict)  # lower-case names
+    body: bytes = b""
+    has_body: bool = False
+    request_id: str = "local"
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @property
+    def media_type(self) -> str:
+        return self.content_type.split(";", 1)[0].strip().lower()
+
+    @property
+    def origin(self) -> str | None:
+        return self.headers.get("origin")
+
+
+# --------------------------------------------------------------------------- events
+def _headers(event: dict) -> dict:
+    headers: dict = {}
+    for key, values in (event.get("multiValueHeaders") or {}).items():
+        if values:
+            headers[str(key).lower()] = str(values[-1])
+    for key, value in (event.get("headers") or {}).items():
+        if value is not None:
+            headers[str(key).lower()] = str(value)
+    return headers
+
+
+def normalize_path(path: str) -> str:
+    path = "/" + (path or "/").strip("/")
+    return path.lower() if path.lower() in ALLOWED_METHODS else path
+
+
+def parse_event(event: dict, context=None) -> Request:
+    """A REST API (v1) proxy event → ``Request``. Raises ``BadRequest`` if the gateway's base64 is bad."""
+    if not isinstance(event, dict):
+        raise BadRequest("The event is not an API Gateway proxy event.", code="bad_event")
+    ctx = event.get("requestContext") or {}
+    request_id = ctx.get("requestId") or getattr(context, "aws_request_id", None) or "local"
+    method = str(event.get("httpMethod") or ctx.get("httpMethod") or "GET").upper()
+    path = normalize_path(event.get("path") or ctx.get("resourcePath") or "/")
+    raw = event.get("body")
+    has_body = raw is not None
+    if raw is None:
+        body = b""
+    elif event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(raw, validate=False)
+        except (binascii.Error, ValueError, TypeError):
+            raise BadRequest("The gateway's base64 body could not be decoded.", code="invalid_base64")
+    elif isinstance(raw, bytes):
+        body = raw
+    else:
+        # Text bodies (application/json and anything not in the binary media types).
+        body = str(raw).encode("utf-8", "surrogateescape")
+    return Request(
+        method=method,
+        path=path,
+        headers=_headers(event),
+        body=body,
+        has_body=has_body,
+        request_id=str(request_id),
+    )
+
+
+def route(request: Request) -> str:
+    """``"predict"``, ``"model"`` or ``"options"``; ``NotFound``/``MethodNotAllowed`` otherwise."""
+    from .errors import MethodNotAllowed, NotFound
+
+    allowed = ALLOWED_METHODS.get(request.path)
+    if allowed is None:
+        raise NotFound(f"No route for {request.path}; use POST /predict or GET /model.")
+    if request.method == "OPTIONS":
+        return "options"
+    if request.method not in allowed:
+        err = MethodNotAllowed(f"{request.method} is not allowed on {request.path}; use {allowed[0]}.")
+        err.allow = ",".join(allowed + ("OPTIONS",))
+        raise err
+    return request.path.strip("/")
+
+
+# --------------------------------------------------------------------------- bodies
+def decode_base64_image(text: str, max_bytes: int) -> bytes:
+    """Plain base64 (standard or URL-safe, padding optional) or a ``data:...;base64,`` URL."""
+    if not isinstance(text, str):
+        raise BadRequest('"image" must be a base64 string.', code="invalid_field")
+    text = text.strip()
+    if text[:5].lower() == "data:":
+        header, sep, payload = text.partition(",")
+        if not sep or ";base64" not in header.lower():
+            raise BadRequest("A data: URL must be base64-encoded (data:image/...;base64,...).",
+                             code="invalid_base64")
+        text = payload
+    text = "".join(text.split())  # line-wrapped base64
+    if not text:
+        raise BadRequest('"image" is empty.', code="missing_field")
+    # Refuse obviously oversized payloads before allocating the decoded bytes.
+    if len(text) * 3 // 4 > max_bytes + 3:
+        raise PayloadTooLarge(f"The decoded image is over the {max_bytes:,}-byte limit.")
+    if "-" in text or "_" in text:
+        text = text.translate(str.maketrans("-_", "+/"))
+    text += "=" * (-len(text) % 4)
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest('"image" is not valid base64.', code="invalid_base64")
+    if not data:
+        raise BadRequest('"image" is empty.', code="missing_field")
+    return data
+
+
+def _json_image(body: bytes, max_bytes: int) -> bytes:
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("The body is not valid JSON.", code="invalid_json")
+    if not isinstance(doc, dict):
+        raise BadRequest('The JSON body must be an object like {"image": "<base64>"}.', code="invalid_json")
+    if IMAGE_FIELD not in doc or doc[IMAGE_FIELD] in (None, ""):
+        raise BadRequest('The JSON body has no "image" field.', code="missing_field")
+    return decode_base64_image(doc[IMAGE_FIELD], max_bytes)
+
+
+def _multipart_image(request: Request, max_bytes: int) -> bytes:
+    # Imported here: ~13 ms that only multipart requests pay.
+    from multipart import MultipartError, MultipartParser, parse_options_header
+
+    _, options = parse_options_header(request.content_type)
+    boundary = options.get("boundary")
+    if not boundary:
+        raise BadRequest("multipart/form-data without a boundary parameter.", code="malformed_multipart")
+    body = request.body
+    limit = len(body) + 1  # the body is already in memory: never spool to disk
+    parser = MultipartParser(
+        io.BytesIO(body),
+        boundary,
+        content_length=len(body),
+        part_limit=32,
+        spool_limit=limit,
+        memory_limit=limit,
+        disk_limit=0,
+    )
+    try:
+        part = parser.get(IMAGE_FIELD)
+    except MultipartError as exc:
+        raise BadRequest(f"The multipart body is malformed: {exc}", code="malformed_multipart")
+    if part is None:
+        raise BadRequest('The multipart body has no "image" field.', code="missing_field")
+    data = part.raw
+    if not part.filename and part.content_type.split(";")[0].strip().lower() in ("", "text/plain"):
+        # A text field: accept base64 / data: URL as in the JSON form.
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError:
+            text = None
+        if text is not None and text.strip():
+            from .preprocess import sniff_format
+
+            if text.strip()[:5].lower() == "data:" or sniff_format(data) is None:
+                return decode_base64_image(text, max_bytes)
+    if not data:
+        raise BadRequest('The "image" field is empty.', code="missing_field")
+    return data
+
+
+def extract_image(request: Request, max_bytes: int) -> bytes:
+    """The uploaded image's bytes from any of the three body forms (format not yet checked)."""
+    if not request.has_body or not request.body:
+        raise BadRequest("The request has no body; send an image.", code="missing_body")
+    media = request.media_type
+    if media in JSON_TYPES or media.endswith("+json") or (not media and request.body.lstrip()[:1] == b"{"):
+        data = _json_image(request.body, max_bytes)
+    elif media == MULTIPART_TYPE:
+        data = _multipart_image(request, max_bytes)
+    else:
+        data = request.body  # raw bytes: sniffed later, whatever the header claims
+    if len(data) > max_bytes:
+        raise PayloadTooLarge(f"The image is {len(data):,} bytes; the limit is {max_bytes:,} bytes.")
+    return data
+
+
+# --------------------------------------------------------------------------- responses
+def cors_headers(allow_origin: str, request_origin: str | None = None) -> dict:
+    """``allow_origin`` is ``*``, one origin, or a comma-separated list (the request's is echoed)."""
+    allowed = [o.strip() for o in (allow_origin or "*").split(",") if o.strip()] or ["*"]
+    headers = {
+        "Access-Control-Allow-Methods": "GET,POST,OPTIONS",
+        "Access-Control-Allow-Headers": CORS_ALLOW_HEADERS,
+        "Access-Control-Max-Age": CORS_MAX_AGE,
+    }
+    if "*" in allowed:
+        headers["Access-Control-Allow-Origin"] = "*"
+    elif len(allowed) == 1:
+        headers["Access-Control-Allow-Origin"] = allowed[0]
+    else:
+        headers["Access-Control-Allow-Origin"] = request_origin if request_origin in allowed else allowed[0]
+        headers["Vary"] = "Origin"
+    return headers
+
+
+def response(status: int, body: dict | None, *, cors: dict, request_id: str | None = None) -> dict:
+    headers = {**cors, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    if request_id:
+        headers["X-Request-Id"] = request_id
+    if body is None:
+        return {"statusCode": status, "headers": headers, "body": "", "isBase64Encoded": False}
+    headers["Content-Type"] = "application/json; charset=utf-8"
+    return {
+        "statusCode": status,
+        "headers": headers,
+        "body": json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False),
+        "isBase64Encoded": False,
+    }
+
+
+def error_response(err: DetectError, *, cors: dict, request_id: str | None = None) -> dict:
+    body = err.to_body()
+    if request_id:
+        body["error"]["request_id"] = request_id
+    resp = response(err.status, body, cors=cors, request_id=request_id)
+    if getattr(err, "allow", None):
+        resp["headers"]["Allow"] = err.allow
+    return resp
