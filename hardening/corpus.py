@@ -83,8 +83,8 @@ def cases() -> list[Case]:
     add(Case("ok_get_model", "GET /model answers the card", 200, None, b"", None, method="GET", path="/model"))
 
     # ---- empty / truncated -------------------------------------------------------------------
-    add(Case("zero_bytes_raw", "zero-byte body labelled image/jpeg", 400, "missing_image", b"", "image/jpeg"))
-    add(Case("zero_bytes_json", "zero-byte body labelled JSON", 400, "invalid_json", b"", J))
+    add(Case("zero_bytes_raw", "zero-byte body labelled image/jpeg", 400, "missing_body", b"", "image/jpeg"))
+    add(Case("zero_bytes_json", "zero-byte body labelled JSON", 400, "missing_body", b"", J))
     add(Case("truncated_jpeg", "JPEG cut in half", 422, "corrupt_image", im.truncated(photo_jpeg, 0.5), "image/jpeg"))
     add(Case("truncated_jpeg_header", "first 20 bytes of a JPEG", 422, "corrupt_image", photo_jpeg[:20], "image/jpeg"))
     add(Case("truncated_png", "PNG cut in half", 422, "corrupt_image", im.truncated(photo_png, 0.5), "image/png"))
@@ -145,11 +145,13 @@ def cases() -> list[Case]:
              _json({"image": " ".join(b64[i : i + 60] for i in range(0, len(b64), 60))}), J))
     add(Case("base64_urlsafe", "URL-safe base64 alphabet (-_)", 200, None,
              _json({"image": base64.urlsafe_b64encode(photo_jpeg).decode()}), J))
-    add(Case("base64_no_padding", "base64 with the = padding stripped", 200, None,
-             _json({"image": _b64(photo_jpeg[:-1]).rstrip("=") if _b64(photo_jpeg[:-1]).endswith("=") else _b64(photo_jpeg[:-2]).rstrip("=")}), J))
+    padded = photo_jpeg + b"\x00" * ((1 - len(photo_jpeg)) % 3)  # length 3n+1: base64 ends in "=="
+    assert _b64(padded).endswith("==")
+    add(Case("base64_no_padding", "base64 with the == padding stripped", 200, None,
+             _json({"image": _b64(padded).rstrip("=")}), J))
     add(Case("base64_garbage", "`image` is not base64 at all", 400, "invalid_base64", _json({"image": "this is *not* base64!!"}), J))
     add(Case("base64_bad_length", "base64 of impossible length (4n+1)", 400, "invalid_base64", _json({"image": b64[:4 * 20 + 1]}), J))
-    add(Case("data_url_wrong_mime", "data:text/plain;base64 URL holding a JPEG", 415, "not_an_image",
+    add(Case("data_url_wrong_mime", "data:text/plain;base64 URL holding a JPEG (bytes win)", 200, None,
              _json({"image": "data:text/plain;base64," + _b64(photo_jpeg)}), J))
     add(Case("data_url_not_base64", "data:image/png, URL without ;base64", 400, "invalid_base64",
              _json({"image": "data:image/png,%89PNG%0D%0A"}), J))
@@ -157,16 +159,17 @@ def cases() -> list[Case]:
     # ---- JSON shapes -------------------------------------------------------------------------
     add(Case("json_extra_fields", "JSON with extra fields next to `image`", 200, None,
              _json({"image": b64, "name": "x.png", "threshold": 0.0, "debug": True}), J))
-    add(Case("json_image_null", "`image`: null", 400, "missing_image", _json({"image": None}), J))
-    add(Case("json_image_number", "`image`: 12345", 400, "invalid_image_field", _json({"image": 12345}), J))
-    add(Case("json_image_nested", "`image`: {\"data\": base64}", 400, "invalid_image_field", _json({"image": {"data": b64}}), J))
-    add(Case("json_image_empty", "`image`: \"\"", 400, "missing_image", _json({"image": ""}), J))
-    add(Case("json_missing_image", "`{}`", 400, "missing_image", _json({}), J))
+    add(Case("json_image_null", "`image`: null", 400, "missing_field", _json({"image": None}), J))
+    add(Case("json_image_number", "`image`: 12345", 400, "invalid_field", _json({"image": 12345}), J))
+    add(Case("json_image_nested", "`image`: {\"data\": base64}", 400, "invalid_field", _json({"image": {"data": b64}}), J))
+    add(Case("json_image_empty", "`image`: \"\"", 400, "missing_field", _json({"image": ""}), J))
+    add(Case("json_missing_image", "`{}`", 400, "missing_field", _json({}), J))
     add(Case("json_array", "a JSON array", 400, "invalid_json", _json([b64]), J))
     add(Case("json_malformed", "truncated JSON", 400, "invalid_json", b'{"image": "abc', J))
     add(Case("json_deep_nesting", "100000 nested arrays (recursion bomb)", 400, "invalid_json", b"[" * 100000 + b"]" * 100000, J))
     add(Case("json_huge_int", "`image`: an integer of 10000 digits", 400, "invalid_json", b'{"image": ' + b"9" * 10000 + b"}", J))
-    add(Case("json_not_utf8", "JSON bytes that are not UTF-8", 400, "invalid_json", b'{"image": "\xff\xfe\xfa"}', J))
+    # application/json is not a binary media type: API Gateway replaces invalid UTF-8 with U+FFFD.
+    add(Case("json_not_utf8", "JSON with bytes that are not UTF-8 in `image`", 400, "invalid_base64", b'{"image": "\xff\xfe\xfa"}', J))
 
     # ---- sizes -------------------------------------------------------------------------------
     big = photo_jpeg + b"\x00" * (LIMIT_PAD - len(photo_jpeg))
@@ -178,13 +181,15 @@ def cases() -> list[Case]:
     add(Case("content_type_missing", "JPEG bytes with no Content-Type", 415, "unsupported_media_type", photo_jpeg, None))
     add(Case("content_type_form_urlencoded", "image=<base64> as a form", 415, "unsupported_media_type",
              b"image=" + b64.encode()[:200], "application/x-www-form-urlencoded"))
+    add(Case("content_type_octet_stream", "JPEG bytes as application/octet-stream", 200, None, photo_jpeg,
+             "application/octet-stream"))
     add(Case("content_type_json_params", "Application/JSON; charset=UTF-8 (case, parameters)", 200, None,
              _json({"image": b64}), "Application/JSON; charset=UTF-8"))
     body, ctype = multipart([("file", "face.jpg", "image/jpeg", photo_jpeg)])
-    add(Case("multipart_wrong_field", "multipart whose file field is `file`, not `image`", 400, "missing_image", body, ctype))
-    add(Case("multipart_no_boundary", "multipart/form-data without a boundary", 400, "invalid_multipart",
+    add(Case("multipart_wrong_field", "multipart whose file field is `file`, not `image`", 400, "missing_field", body, ctype))
+    add(Case("multipart_no_boundary", "multipart/form-data without a boundary", 400, "malformed_multipart",
              body, "multipart/form-data"))
-    add(Case("multipart_unterminated", "multipart body cut before the closing boundary", 400, "invalid_multipart",
+    add(Case("multipart_unterminated", "multipart body cut before the closing boundary", 400, "malformed_multipart",
              body[: len(body) // 2], ctype))
     body, ctype = multipart([("image", None, None, b"data:image/png;base64," + b64.encode())])
     add(Case("multipart_text_field", "multipart `image` as a text field holding a data URL", 200, None, body, ctype))

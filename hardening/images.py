@@ -72,7 +72,9 @@ def png_16bit_rgb(width: int = 96, height: int = 64) -> bytes:
 def png_16bit_gray(width: int = 96, height: int = 64) -> bytes:
     y, x = np.mgrid[0:height, 0:width]
     arr = ((x * 977 + y * 331) % 65536).astype(np.uint16)
-    return encode(Image.fromarray(arr, "I;16"), "PNG")
+    img = Image.fromarray(arr)
+    assert img.mode == "I;16"
+    return encode(img, "PNG")
 
 
 def png_declared_bomb(width: int = 30000, height: int = 30000, rows: int = 64) -> bytes:
@@ -215,7 +217,23 @@ def webp() -> bytes:
 
 
 def pdf() -> bytes:
-    return encode(photo(64, 64), "PDF")
+    """A minimal one-page PDF (hand-written so it is byte-identical on every run)."""
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+        b"<< /Length 35 >>\nstream\nBT /F1 24 Tf 20 100 Td (hi) Tj ET\nendstream",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
 
 
 def heif_header_random(seed: int = SEED) -> bytes:
@@ -245,7 +263,7 @@ def jpeg_zip_polyglot() -> bytes:
     """A valid JPEG with a ZIP archive appended: decoders read the JPEG, unzip reads the archive."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("payload.sh", "#!/bin/sh\necho pwned\n")
+        zf.writestr(zipfile.ZipInfo("payload.sh", date_time=(2026, 1, 1, 0, 0, 0)), "#!/bin/sh\necho pwned\n")
     return jpeg() + buf.getvalue()
 
 

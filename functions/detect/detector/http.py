@@ -17,9 +17,11 @@ import io
 import json
 from dataclasses import dataclass, field
 
-from .errors import BadRequest, DetectError, PayloadTooLarge
+from .errors import BadRequest, DetectError, PayloadTooLarge, UnsupportedMediaType
 
 JSON_TYPES = ("application/json",)
+# Raw-body form: these (and image/*) reach the function intact (the API's binary media types).
+RAW_TYPES = ("application/octet-stream",)
 MULTIPART_TYPE = "multipart/form-data"
 IMAGE_FIELD = "image"
 ALLOWED_METHODS = {"/predict": ("POST",), "/model": ("GET", "HEAD")}
@@ -147,7 +149,7 @@ def decode_base64_image(text: str, max_bytes: int) -> bytes:
 def _json_image(body: bytes, max_bytes: int) -> bytes:
     try:
         doc = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: [[[[... nesting bombs
         raise BadRequest("The body is not valid JSON.", code="invalid_json")
     if not isinstance(doc, dict):
         raise BadRequest('The JSON body must be an object like {"image": "<base64>"}.', code="invalid_json")
@@ -207,8 +209,17 @@ def extract_image(request: Request, max_bytes: int) -> bytes:
         data = _json_image(request.body, max_bytes)
     elif media == MULTIPART_TYPE:
         data = _multipart_image(request, max_bytes)
+    elif media.startswith("image/") or media in RAW_TYPES:
+        data = request.body  # raw bytes: sniffed later, whatever image/* type the header claims
     else:
-        data = request.body  # raw bytes: sniffed later, whatever the header claims
+        # text/plain, form-urlencoded (curl --data-binary's default), no Content-Type...: API Gateway
+        # hands such bodies over as text, so binary bytes arrive mangled. Say what to send instead.
+        raise UnsupportedMediaType(
+            f"Content-Type {media or '(none)'} is not accepted; send the image as image/* or "
+            'application/octet-stream, as application/json {"image": "<base64>"}, or as '
+            'multipart/form-data with the field "image".',
+            code="unsupported_media_type",
+        )
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"The image is {len(data):,} bytes; the limit is {max_bytes:,} bytes.")
     return data
