@@ -1,0 +1,72 @@
+# --------------------------------------------------------------------------- detection API (shared)
+import importlib.util as _api_importlib_util
+import os as _api_os
+import sys as _api_sys
+import uuid as _api_uuid
+from pathlib import Path as _ApiPath
+
+import pytest as _api_pytest
+
+REPO_ROOT = _ApiPath(__file__).resolve().parents[1]
+SHARED_FACES = REPO_ROOT.parent / "shared" / "data" / "faces"
+SHIPPED_MODEL = REPO_ROOT / "layers" / "model" / "model.tflite"
+# Until the shipped model lands, the smoke model stands in. The coordinator removes this fallback
+# (one place: here) once layers/model/model.tflite is committed.
+SMOKE_MODEL_FALLBACK = _ApiPath("/tmp/smoke-model/model.tflite")
+
+
+def resolve_model_path() -> _ApiPath:
+    override = _api_os.environ.get("DETECT_TEST_MODEL")  # e.g. a candidate model under evaluation
+    if override:
+        return _ApiPath(override)
+    if SHIPPED_MODEL.exists():
+        return SHIPPED_MODEL
+    if SMOKE_MODEL_FALLBACK is not None and SMOKE_MODEL_FALLBACK.exists():
+        return SMOKE_MODEL_FALLBACK
+    raise FileNotFoundError(f"no model: {SHIPPED_MODEL} (make model) is missing")
+
+
+@_api_pytest.fixture(scope="session")
+def model_path() -> _ApiPath:
+    """The .tflite the tests serve (its card is the .json beside it)."""
+    try:
+        return resolve_model_path()
+    except FileNotFoundError as exc:
+        _api_pytest.fail(str(exc))
+
+
+@_api_pytest.fixture(scope="session")
+def shared_faces() -> _ApiPath:
+    if not SHARED_FACES.is_dir():
+        _api_pytest.fail(f"shared face images missing at {SHARED_FACES}")
+    return SHARED_FACES
+
+
+def load_app_module(env: dict):
+    """Import functions/detect/app.py afresh (a cold start) with exactly ``env`` for its settings."""
+    keys = ("MODEL_PATH", "MODEL_CARD_PATH", "MODEL_S3_URI", "MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS",
+            "MIN_IMAGE_SIDE", "CORS_ALLOW_ORIGIN", "AUDIT_BUCKET", "AUDIT_STORE_IMAGES", "AUDIT_PREFIX",
+            "MODEL_CACHE_DIR", "LOG_LEVEL")
+    saved = {k: _api_os.environ.get(k) for k in keys}
+    try:
+        for k in keys:
+            _api_os.environ.pop(k, None)
+        _api_os.environ.update({k: str(v) for k, v in env.items()})
+        name = f"detect_app_{_api_uuid.uuid4().hex}"
+        spec = _api_importlib_util.spec_from_file_location(name, REPO_ROOT / "functions" / "detect" / "app.py")
+        module = _api_importlib_util.module_from_spec(spec)
+        _api_sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                _api_os.environ.pop(k, None)
+            else:
+                _api_os.environ[k] = v
+
+
+@_api_pytest.fixture(scope="session")
+def api_app(model_path):
+    """The handler module, loaded once with the test model (as one warm Lambda sandbox)."""
+    return load_app_module({"MODEL_PATH": str(model_path)})
