@@ -26,27 +26,47 @@ DEFAULT_BINARY_MEDIA_TYPES = ("*/*",)
 
 
 def model_path() -> str | None:
-    """The model the tests use: MODEL_PATH if set, else the shipped one, else the smoke model."""
-    for path in (os.environ.get("MODEL_PATH"), SHIPPED_MODEL, SMOKE_MODEL):
+    """The model to serve: DETECT_TEST_MODEL or MODEL_PATH if set (and present), else the shipped
+    one, else the smoke model (the same order as tests/conftest.py)."""
+    for path in (os.environ.get("DETECT_TEST_MODEL"), os.environ.get("MODEL_PATH"), SHIPPED_MODEL, SMOKE_MODEL):
         if path and os.path.exists(path):
             return path
     return None
 
 
+def template_environment() -> dict:
+    """The function's environment from template.yaml (parameter defaults resolved), if readable."""
+    try:
+        if ROOT not in sys.path:
+            sys.path.insert(0, ROOT)
+        from gateway.template import load_settings
+
+        return {k: str(v) for k, v in load_settings(os.path.join(ROOT, "template.yaml")).environment.items()}
+    except Exception:  # no gateway package / unreadable template: config.py's defaults apply
+        return {}
+
+
 _HANDLER = None
 
 
-def load_handler():
-    """Import app.py once (as Lambda does) and return its ``lambda_handler``."""
+def load_handler(model: str | None = None):
+    """Import app.py once per process (a cold start, then warm calls, as Lambda does) with the
+    template's environment and ``MODEL_PATH`` set to ``model`` (default: ``model_path()``)."""
     global _HANDLER
     if _HANDLER is None:
-        path = model_path()
-        if path:
-            os.environ.setdefault("MODEL_PATH", path)
+        model = model or model_path()
+        if not model:
+            raise FileNotFoundError("no model: set MODEL_PATH or build layers/model/model.tflite")
+        for key, value in template_environment().items():
+            if key != "MODEL_PATH":
+                os.environ.setdefault(key, value)
+        os.environ["MODEL_PATH"] = model
         spec = importlib.util.spec_from_file_location("detect_app_under_test", APP_PATH)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module
         spec.loader.exec_module(module)
+        if getattr(module, "MODEL_ERROR", None) is not None:
+            raise RuntimeError(f"the handler could not load {model}: {module.MODEL_ERROR.message}")
         _HANDLER = module.lambda_handler
     return _HANDLER
 

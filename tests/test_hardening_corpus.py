@@ -25,10 +25,10 @@ CASES = corpus.cases()
 
 
 @pytest.fixture(scope="module")
-def handler():
-    assert harness.model_path(), (
-        "no model: set MODEL_PATH, or build layers/model/model.tflite (make model)")
-    return harness.load_handler()
+def handler(api_app):
+    """The warm handler of tests/conftest.py (the shipped model, or DETECT_TEST_MODEL)."""
+    assert api_app.MODEL_ERROR is None, api_app.MODEL_ERROR.message
+    return api_app.lambda_handler
 
 
 @pytest.fixture(scope="module")
