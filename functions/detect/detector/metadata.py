@@ -218,8 +218,9 @@ def extract(img: Image.Image, data: bytes, fmt: str, *, width: int, height: int)
     for key in text:
         if key.lower() in GENERATOR_TEXT_KEYS:
             signals.append({"code": "generator_text", "detail": f"text chunk '{key}': {GENERATOR_TEXT_KEYS[key.lower()]}"})
-    for source, value in (("EXIF Software", exif.get("software")), ("text Software", text.get("Software")),
-                          ("XMP CreatorTool", prov["creator_tool"])):
+    candidates = [("EXIF Software", exif.get("software")), ("XMP CreatorTool", prov["creator_tool"])]
+    candidates += [(f"text {k}", v) for k, v in text.items() if k.lower() in ("software", "comment", "description", "source")]
+    for source, value in candidates:
         if isinstance(value, str) and GENERATOR_SOFTWARE.search(value):
             signals.append({"code": "generator_software", "detail": f"{source}: {value[:80]}"})
     comment = exif.get("user_comment")
