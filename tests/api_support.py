@@ -87,3 +87,93 @@ def png_with_declared_size(width: int, height: int) -> bytes:
 def noise(width: int, height: int, seed: int = 0) -> Image.Image:
     rng = np.random.default_rng(seed)
     return Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
+
+
+# --------------------------------------------------------------------------- template.yaml
+def load_template(path: Path = REPO_ROOT / "template.yaml") -> dict:
+    """template.yaml with CloudFormation short tags turned into their long JSON forms."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def multi(tag_suffix):
+        long = "Ref" if tag_suffix == "Ref" else ("Condition" if tag_suffix == "Condition" else f"Fn::{tag_suffix}")
+
+        def construct(loader, node):
+            if isinstance(node, yaml.ScalarNode):
+                value = loader.construct_scalar(node)
+                if tag_suffix == "GetAtt":
+                    value = value.split(".", 1)
+            elif isinstance(node, yaml.SequenceNode):
+                value = loader.construct_sequence(node, deep=True)
+            else:
+                value = loader.construct_mapping(node, deep=True)
+            return {long: value}
+
+        return construct
+
+    for tag in ("Ref", "Sub", "GetAtt", "If", "Equals", "Not", "And", "Or", "Select", "Split", "Join",
+                "Condition", "FindInMap", "Base64", "ImportValue", "GetAZs", "Cidr"):
+        Loader.add_constructor(f"!{tag}", multi(tag))
+    return yaml.load(path.read_text(), Loader=Loader)
+
+
+def param_values(template: dict, **overrides) -> dict:
+    values = {k: str(v.get("Default", "")) for k, v in template["Parameters"].items()}
+    values.update({k: str(v) for k, v in overrides.items()})
+    return values
+
+
+def resolve(value, params: dict, conditions: dict | None = None):
+    """Evaluate Ref (to parameters), Fn::If, Fn::Equals, Fn::Not/And/Or, Condition on a value."""
+    conditions = conditions or {}
+    if isinstance(value, list):
+        return [r for r in (resolve(v, params, conditions) for v in value) if r is not _NO_VALUE]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        (key, arg), = value.items()
+        if key == "Ref":
+            if arg == "AWS::NoValue":
+                return _NO_VALUE
+            return params.get(arg, {"Ref": arg})
+        if key == "Condition":
+            return conditions[arg]
+        if key == "Fn::Equals":
+            a, b = (resolve(x, params, conditions) for x in arg)
+            return str(a) == str(b)
+        if key == "Fn::Not":
+            return not resolve(arg[0], params, conditions)
+        if key == "Fn::And":
+            return all(resolve(x, params, conditions) for x in arg)
+        if key == "Fn::Or":
+            return any(resolve(x, params, conditions) for x in arg)
+        if key == "Fn::If":
+            name, yes, no = arg
+            return resolve(yes if conditions[name] else no, params, conditions)
+    return {k: r for k, r in ((k, resolve(v, params, conditions)) for k, v in value.items()) if r is not _NO_VALUE}
+
+
+_NO_VALUE = object()
+
+
+def evaluate_conditions(template: dict, params: dict) -> dict:
+    out: dict = {}
+    pending = dict(template.get("Conditions", {}))
+    while pending:
+        for name, expr in list(pending.items()):
+            try:
+                out[name] = bool(resolve(expr, params, out))
+                del pending[name]
+            except KeyError:
+                continue
+    return out
+
+
+def active_resources(template: dict, **overrides) -> dict:
+    """Resources that CloudFormation would create for these parameter values, resolved."""
+    params = param_values(template, **overrides)
+    conds = evaluate_conditions(template, params)
+    return {name: resolve(res, params, conds) for name, res in template["Resources"].items()
+            if conds.get(res.get("Condition"), True)}
