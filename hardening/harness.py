@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import fnmatch
+import functools
 import importlib.util
 import json
 import os
@@ -71,6 +72,7 @@ def load_handler(model: str | None = None):
     return _HANDLER
 
 
+@functools.lru_cache(maxsize=1)
 def binary_media_types() -> tuple[str, ...]:
     """BinaryMediaTypes of the REST API in template.yaml (``~1`` unescaped), or the default."""
     try:
