@@ -191,6 +191,8 @@ def test_sam_build_and_the_trimmed_layer_serves(tmp_path, model_path):
     assert not list(layer.rglob("tests")) and (layer / "numpy").is_dir()
     assert (build / "ModelLayer" / "model" / "model.tflite").exists()
     assert (build / "DetectFunction" / "app.py").exists()
+    assert list((build / "DetectFunction" / "detector" / "__pycache__").glob("service.cpython-311.pyc"))
+    assert not (build / "DetectFunction" / "Makefile").exists()
     # the built function + layers in a bare interpreter: /opt layout emulated by paths
     check = (
         "import base64, io, json, sys, app\n"
@@ -200,6 +202,10 @@ def test_sam_build_and_the_trimmed_layer_serves(tmp_path, model_path):
         "def enc(i, f, **k):\n b = io.BytesIO(); i.save(b, f, **k); return b.getvalue()\n"
         "forms = [enc(img, f) for f in ('JPEG', 'PNG', 'WEBP', 'BMP')]\n"
         "forms += [enc(img.convert('CMYK'), 'JPEG'), enc(img, 'GIF', save_all=True, append_images=[img.rotate(9)])]\n"
+        "ex = Image.Exif(); ex[274] = 6; ex[271] = 'Canon'\n"
+        "from PIL import PngImagePlugin\n"
+        "pi = PngImagePlugin.PngInfo(); pi.add_text('parameters', 'Steps: 20, Sampler: Euler')\n"
+        "forms += [enc(img, 'JPEG', exif=ex), enc(img.convert('RGBA'), 'PNG', pnginfo=pi)]\n"
         "codes = []\n"
         "for data in forms:\n"
         "    ev = {'httpMethod': 'POST', 'path': '/predict', 'headers': {'Content-Type': 'image/png'},\n"
@@ -218,4 +224,4 @@ def test_sam_build_and_the_trimmed_layer_serves(tmp_path, model_path):
     run = subprocess.run([python311, "-S", "-c", check, str(face)], env=env, capture_output=True, text=True,
                          timeout=120, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert json.loads(run.stdout.strip().splitlines()[-1]) == [200] * 7, run.stdout
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == [200] * 9, run.stdout

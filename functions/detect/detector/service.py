@@ -33,6 +33,10 @@ class Detector:
             raise PayloadTooLarge(f"The image is {len(data):,} bytes; the limit is {self.max_bytes:,} bytes.")
         if not data:
             raise UnsupportedMediaType("The upload is empty, not an image.", code="not_an_image")
+        if sniff_format(data) == "WEBP":
+            # Register the WebP plugin directly: otherwise Image.open's lookup runs Image.init(),
+            # importing all ~40 Pillow plugins on the first WebP request of a sandbox.
+            from PIL import WebPImagePlugin  # noqa: F401
         img = decode_image(data, self.model.spec, max_pixels=self.max_pixels, min_side=self.min_side)
         fmt = img.format or sniff_format(data)
         width, height = getattr(img, "source_size", None) or img.size
