@@ -51,12 +51,39 @@ test: venv sam-venv
 
 # --------------------------------------------------------------------------- API (issue: detection API)
 # API-TARGETS
+# make detect IMAGES="face.jpg other.png" [ARGS=--json]: the API's code path on local files.
+detect: venv
+	@test -n "$(IMAGES)" || { echo 'usage: make detect IMAGES="face.jpg ..." [ARGS=--json]' >&2; exit 2; }
+	$(VPY) -m detector.cli $(ARGS) $(IMAGES)
+# events/*.json for `sam local invoke -e` (a synthetic face drawn with Pillow; IMAGE=path for your own)
+events: venv
+	$(VPY) events/make_events.py $(if $(IMAGE),--image $(IMAGE) --out $(or $(OUT),build/events))
+validate: sam-venv
+	$(SAM) validate --lint --template-file template.yaml
+.PHONY: events validate
 
 # --------------------------------------------------------------------------- page + gateway (issue: web page)
 # RUN-TARGETS
 
 # --------------------------------------------------------------------------- sam local (issue: sam local)
 # SAM-TARGETS
+# sam local runs the function in Docker on a python3.11 Lambda image. Offline (no registry), `make
+# sam-image` builds one from Debian packages under AWS's image name (no-op when it exists; FORCE=1
+# rebuilds). scripts/sam.sh = .venv-sam's sam without telemetry or version check. docs/sam-local.md.
+SAM_SH := scripts/sam.sh
+SAM_API_HOST ?= 127.0.0.1
+SAM_API_PORT ?= 3001
+dockerd:
+	scripts/start-dockerd.sh
+sam-image: dockerd
+	FORCE=$(FORCE) PYTHON=$(PYTHON) scripts/build-sam-image.sh
+sam-build: sam-venv
+	$(SAM_SH) build
+sam-invoke: sam-build sam-image
+	scripts/sam-invoke-events.sh
+sam-api: sam-build sam-image
+	$(SAM_SH) local start-api --host $(SAM_API_HOST) --port $(SAM_API_PORT) --warm-containers EAGER --skip-pull-image
+.PHONY: dockerd
 
 # --------------------------------------------------------------------------- benchmarks
 # BENCH-TARGETS
