@@ -172,3 +172,26 @@ def test_gif_comment_and_frames():
     assert "generator_software" in codes(meta)
     img = Image.open(io.BytesIO(data))
     assert img.format == "GIF"
+
+
+def test_zero_resolution_and_odd_text_stay_valid_json(api_app):
+    import json as _json
+
+    exif = Image.Exif()
+    from PIL.TiffImagePlugin import IFDRational
+
+    exif[282] = IFDRational(0, 0)  # XResolution 0/0
+    exif[283] = IFDRational(0, 0)
+    exif[296] = 2
+    exif[305] = "Caf\u00e9 \u2603 software"
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("parameters", "prompt with emoji \U0001F600 and \u00e9")
+    for data, ctype in ((encode(face_image(0), "JPEG", exif=exif, dpi=(0, 0)), "image/jpeg"),
+                        (encode(face_image(0), "PNG", pnginfo=info), "image/png")):
+        resp = api_app.lambda_handler(__import__("api_support").rest_event(
+            "POST", "/predict", body=data, content_type=ctype), None)
+        assert resp["statusCode"] == 200, resp["body"]
+        resp["body"].encode("ascii")  # ASCII-safe body
+        body = _json.loads(resp["body"])
+        assert body["metadata"]["dpi"] is None or all(v == v for v in body["metadata"]["dpi"])
+    assert "\U0001F600" in body["metadata"]["text"]["parameters"]

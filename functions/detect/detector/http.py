@@ -254,7 +254,8 @@ def response(status: int, body: dict | None, *, cors: dict, request_id: str | No
     return {
         "statusCode": status,
         "headers": headers,
-        "body": json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False),
+        # ASCII-escaped: text chunks echoed in metadata can't break the UTF-8 encoding of the body
+        "body": json.dumps(body, separators=(",", ":"), ensure_ascii=True, allow_nan=False),
         "isBase64Encoded": False,
     }
 

@@ -6,6 +6,7 @@ trivially stripped or forged, so it can only add context (e.g. "a PNG with Stabl
 """
 from __future__ import annotations
 
+import math
 import re
 import struct
 
@@ -103,7 +104,8 @@ def _exif(img: Image.Image) -> dict:
             value = _user_comment(value)
         if value not in (None, "", b""):
             out[name] = _clip(value)
-    return {k: (v if isinstance(v, (str, int, float)) else str(v)) for k, v in out.items()}
+    return {k: (v if isinstance(v, (str, int)) or (isinstance(v, float) and math.isfinite(v)) else str(v))
+            for k, v in out.items()}
 
 
 def _text_chunks(img: Image.Image) -> dict:
@@ -204,7 +206,9 @@ def extract(img: Image.Image, data: bytes, fmt: str, *, width: int, height: int)
     dpi = img.info.get("dpi")
     try:
         dpi = [round(float(dpi[0]), 2), round(float(dpi[1]), 2)] if dpi else None
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, ZeroDivisionError):
+        dpi = None
+    if dpi and not all(math.isfinite(v) for v in dpi):  # e.g. a 0/0 resolution: no NaN in JSON
         dpi = None
     exif = _exif(img)
     text = _text_chunks(img)
