@@ -91,7 +91,7 @@ def test_api_key_wiring_per_parameter():
     off = active_resources(T)
     assert not {"ApiKey", "ApiUsagePlan", "ApiUsagePlanKey"} & set(off)
     for _, _, op in _methods(off["DetectApi"]["Properties"]):
-        assert "security" not in op
+        assert op.get("security", []) == []  # [] = no authorization
     on = active_resources(T, RequireApiKey="true", ApiKeyDailyQuota="123")
     plan = on["ApiUsagePlan"]["Properties"]
     assert plan["ApiStages"] == [{"ApiId": {"Ref": "DetectApi"}, "Stage": {"Ref": "DetectApi.Stage"}}]
@@ -100,7 +100,7 @@ def test_api_key_wiring_per_parameter():
     assert on["ApiUsagePlanKey"]["Properties"]["UsagePlanId"] == {"Ref": "ApiUsagePlan"}
     for path, method, op in _methods(on["DetectApi"]["Properties"]):
         if method == "options":  # CORS preflights carry no key
-            assert "security" not in op, path
+            assert op.get("security", []) == [], path
         else:
             assert op["security"] == [{"api_key": []}], (path, method)
     defs = on["DetectApi"]["Properties"]["DefinitionBody"]["securityDefinitions"]["api_key"]
@@ -119,6 +119,8 @@ def test_waf_wiring_per_parameter():
     assert rate["ScopeDownStatement"]["ByteMatchStatement"]["SearchString"] == "/predict"
     block = rule["Action"]["Block"]["CustomResponse"]
     assert block["ResponseCode"] == 429
+    headers = {h["Name"]: h["Value"] for h in block["ResponseHeaders"]}
+    assert headers["Access-Control-Allow-Origin"] == "*"  # CorsAllowOrigin's default, on WAF's 429 too
     body = json.loads(acl["CustomResponseBodies"][block["CustomResponseBodyKey"]]["Content"])
     assert set(body["error"]) == {"code", "message"}
     assoc = on["WebAclAssociation"]["Properties"]
