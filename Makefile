@@ -100,5 +100,22 @@ face-models: $(FACE_MODELS)
 test sam-build: face-models
 .PHONY: face-models
 
+# --------------------------------------------------------------------------- hardening (issue: hardening)
+# Hostile-input corpus, fuzzing and soak against the real handler; figures go to artifacts/ and
+# `make reliability` writes them into docs/reliability.md (with the date they were measured).
+FUZZ_CASES ?= 10000
+SOAK_N ?= 1000
+corpus: venv face-models
+	$(VPY) -m hardening.corpus --run --out artifacts/corpus
+fuzz: venv face-models
+	$(VPY) -m hardening.fuzz --cases $(FUZZ_CASES) --json artifacts/fuzz.json
+soak: venv face-models
+	$(VPY) -m hardening.soak --n $(SOAK_N) --json artifacts/soak.json
+	$(VPY) -m hardening.flood --json artifacts/flood.json
+reliability: venv
+	$(MAKE) corpus fuzz soak
+	$(VPY) -m hardening.report --out docs/reliability.md
+.PHONY: corpus reliability
+
 clean:
 	rm -rf .aws-sam build artifacts .pytest_cache

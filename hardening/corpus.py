@@ -238,17 +238,58 @@ def write(corpus: list[Case], out: str) -> None:
         fh.write(f"# Hostile-input corpus ({len(corpus)} cases)\n\n" + table(corpus))
 
 
+def run(corpus: list[Case]) -> dict:
+    """Every case through the handler (one warm process): what it answered vs what it must."""
+    import time
+    import warnings
+    from collections import Counter
+
+    from . import harness
+
+    handler = harness.load_handler()
+    rows, statuses = [], Counter()
+    for k in corpus:
+        event = harness.event_for(k.method, k.path, k.request_headers(), k.body)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            answer = harness.call(handler, event)
+        statuses[answer.status] += 1
+        rows.append({"name": k.name, "expected": [k.status, k.code], "got": [answer.status, answer.code],
+                     "ok": (answer.status, answer.code) == (k.status, k.code)})
+    return {
+        "cases": len(corpus),
+        "as_expected": sum(r["ok"] for r in rows),
+        "server_errors": sum(v for s, v in statuses.items() if s >= 500),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "mismatches": [r for r in rows if not r["ok"]],
+        "rows": rows,
+        "model": harness.model_path(),
+        "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="artifacts/corpus", help="directory for the bodies and the table")
     ap.add_argument("--table", action="store_true", help="print the table (markdown) to stdout")
+    ap.add_argument("--run", action="store_true", help="also send every case through the handler and compare")
     args = ap.parse_args(argv)
     corpus = cases()
     write(corpus, args.out)
     if args.table:
         sys.stdout.write(table(corpus))
     print(f"{len(corpus)} cases written to {args.out} (table: {os.path.join(args.out, 'corpus.md')})")
-    return 0
+    if not args.run:
+        return 0
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    result = run(corpus)
+    with open(os.path.join(args.out, "results.json"), "w") as fh:
+        json.dump(result, fh, indent=1)
+    print(f"corpus: {result['cases']} cases through the handler, {result['as_expected']} answered exactly as "
+          f"expected, {result['server_errors']} 5xx; statuses {result['statuses']}")
+    for r in result["mismatches"]:
+        print(f"  MISMATCH {r['name']}: expected {r['expected']}, got {r['got']}")
+    return 0 if result["as_expected"] == result["cases"] else 1
 
 
 if __name__ == "__main__":

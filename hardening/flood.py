@@ -1,0 +1,100 @@
+"""Pixel floods: the largest images the function accepts, as tiny files, and the memory they cost.
+
+A PNG of only zeros compresses about 1000:1, so a ~100-300 KB upload can declare the largest
+square under ``MAX_IMAGE_PIXELS`` (40 MP): every pixel is decoded. The peak RSS of one such
+request, in a fresh process with the handler warm, must stay well under the function's memory
+(template MemorySize), or Lambda kills the sandbox and API Gateway answers 502.
+
+``python -m hardening.flood`` prints the figures for RGBA, grey+alpha, RGB and 16-bit grey.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import zlib
+
+import yaml
+
+from . import harness
+from . import images as im
+
+COLOUR_TYPES = {"rgba": (6, 8, 4), "grey_alpha": (4, 8, 2), "rgb": (2, 8, 3), "grey16": (0, 16, 2)}
+
+
+def png_flood(side: int, kind: str) -> bytes:
+    colour, depth, bytes_per_pixel = COLOUR_TYPES[kind]
+    comp = zlib.compressobj(9)
+    row = b"\x00" * (1 + side * bytes_per_pixel)
+    idat = b"".join(comp.compress(row) for _ in range(side)) + comp.flush()
+    return im.png_raw(side, side, depth, colour, idat)
+
+
+def template_limits() -> tuple[int, int]:
+    """(MemorySize MB, MaxImagePixels) defaults from template.yaml."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    with open(os.path.join(harness.ROOT, "template.yaml")) as fh:
+        params = yaml.load(fh, Loader=Loader)["Parameters"]
+    return int(params["FunctionMemorySize"]["Default"]), int(params["MaxImagePixels"]["Default"])
+
+
+def _child(side: int, kind: str) -> dict:
+    import resource
+
+    os.environ.setdefault("LOG_LEVEL", "ERROR")
+    handler = harness.load_handler()
+    data = png_flood(side, kind)
+    warm = harness.call(handler, harness.event_for("POST", "/predict", {"Content-Type": "image/jpeg"}, im.jpeg()))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    answer = harness.call(handler, harness.event_for("POST", "/predict", {"Content-Type": "image/png"}, data))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"kind": kind, "side": side, "pixels": side * side, "bytes": len(data), "status": answer.status,
+            "code": answer.code, "warm_status": warm.status, "peak_before_mb": round(before / 1024, 1),
+            "peak_mb": round(peak / 1024, 1)}
+
+
+def measure(kind: str, side: int | None = None, env: dict | None = None) -> dict:
+    """One flood request in a fresh process (ru_maxrss is per process)."""
+    memory_mb, max_pixels = template_limits()
+    side = side or int(max_pixels ** 0.5)
+    proc = subprocess.run([sys.executable, "-m", "hardening.flood", "--child", kind, str(side)],
+                          cwd=harness.ROOT, env=env or dict(os.environ), capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"flood child failed: {proc.stderr[-2000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["function_memory_mb"] = memory_mb
+    result["max_pixels"] = max_pixels
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Peak memory of the largest accepted images (tiny PNG floods).")
+    ap.add_argument("--child", nargs=2, metavar=("KIND", "SIDE"), help=argparse.SUPPRESS)
+    ap.add_argument("--json", default="artifacts/flood.json")
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(_child(int(args.child[1]), args.child[0])))
+        return 0
+    rows = [measure(kind) for kind in COLOUR_TYPES]
+    ok = True
+    for r in rows:
+        within = r["status"] == 200 and r["peak_mb"] <= 0.85 * r["function_memory_mb"]
+        ok &= within
+        print(f"flood {r['kind']:10s} {r['side']}x{r['side']} ({r['pixels'] / 1e6:.1f} MP) in {r['bytes'] / 1000:.0f} KB: "
+              f"{r['status']}, peak RSS {r['peak_mb']} MB of {r['function_memory_mb']} MB "
+              f"({'ok' if within else 'OVER 85 %'})")
+    path = args.json if os.path.isabs(args.json) else os.path.join(harness.ROOT, args.json)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as fh:
+        json.dump(rows, fh, indent=1)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
