@@ -408,6 +408,24 @@ def sam_api(sam_build, lambda_image, tmp_path_factory):
             proc.kill()
             proc.wait(timeout=30)
         log.close()
+        # SIGTERM lets SAM remove its warm container; anything it left would pile up on the machine
+        deadline = time.monotonic() + 30
+        while (left := _containers_of(sam_build)) and time.monotonic() < deadline:
+            time.sleep(1)
+        if left:
+            subprocess.run([DOCKER, "rm", "-f", *left], capture_output=True)
+        assert not left, f"sam local start-api left containers behind: {left}"
+
+
+def _containers_of(build: Path) -> list[str]:
+    """Containers (running or not) that mount something from this test's build dir: ours only."""
+    ids = subprocess.run([DOCKER, "ps", "-aq", "--no-trunc"], capture_output=True, text=True, timeout=60).stdout.split()
+    if not ids:
+        return []
+    out = subprocess.run([DOCKER, "inspect", "-f", "{{.Id}} {{range .Mounts}}{{.Source}} {{end}}", *ids],
+                         capture_output=True, text=True, timeout=60).stdout
+    return [line.split()[0] for line in out.splitlines()
+            if line.strip() and any(src.startswith(str(build)) for src in line.split()[1:])]
 
 
 @pytest.mark.docker
