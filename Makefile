@@ -112,10 +112,18 @@ fuzz: venv face-models
 soak: venv face-models
 	$(VPY) -m hardening.soak --n $(SOAK_N) --json artifacts/soak.json
 	$(VPY) -m hardening.flood --json artifacts/flood.json
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.stamp: requirements/checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q -r requirements/checkov.txt
+	touch $@
+checkov-venv: $(CHECKOV_VENV)/.stamp
+security: venv checkov-venv
+	$(VPY) -m hardening.security --json artifacts/security.json
 reliability: venv
-	$(MAKE) corpus fuzz soak
+	$(MAKE) corpus fuzz soak security
 	$(VPY) -m hardening.report --out docs/reliability.md
-.PHONY: corpus reliability
+.PHONY: corpus checkov-venv security reliability
 
 clean:
 	rm -rf .aws-sam build artifacts .pytest_cache
