@@ -96,6 +96,10 @@ def cases() -> list[Case]:
              im.jpeg_set_declared_size(im.jpeg(im.photo(64, 64)), 65000, 65000), "image/jpeg"))
     add(Case("bomb_gif_65535", "GIF whose logical screen is 65535x65535", 422, "too_many_pixels",
              im.gif_declared_bomb(), "image/gif"))
+    add(Case("bomb_webp_16383", "WebP whose VP8 header declares 16383x16383", 422, "too_many_pixels",
+             im.webp_declared_bomb(), "image/webp"))
+    add(Case("gif_20000_frames", "460 KB GIF of 20,000 frames (only the first is decoded)", 200, None,
+             im.gif_many_frames(20_000), "image/gif"))
     add(Case("bomb_bmp_30000", "BMP header declaring 30000x30000 (a 100-byte file)", 422, "too_many_pixels",
              im.bmp_declared_bomb(), "image/bmp"))
 

@@ -160,6 +160,23 @@ def gif_declared_bomb() -> bytes:
     return header + frame + b";"
 
 
+def gif_many_frames(count: int, width: int = 64, height: int = 64) -> bytes:
+    """A GIF whose first frame is followed by ``count`` 1x1 frames of 15 bytes each (a CPU bomb
+    for anything that walks every frame)."""
+    head = encode(Image.new("P", (width, height)), "GIF")[:-1]  # without the trailer
+    frame = b"\x21\xf9\x04\x00\x00\x00\x00\x00" + b"," + struct.pack("<HHHH", 0, 0, 1, 1) + b"\x00" + b"\x02\x02\x44\x01\x00"
+    return head + frame * count + b";"
+
+
+def webp_declared_bomb(width: int = 16383, height: int = 16383) -> bytes:
+    """A lossy WebP whose VP8 frame header declares width x height (the largest WebP allows)."""
+    data = bytearray(encode(photo(64, 48), "WEBP", quality=80))
+    at = data.index(b"VP8 ") + 8 + 6  # chunk header, 3-byte frame tag, 3-byte start code
+    assert data[at - 3 : at] == b"\x9d\x01\x2a"
+    struct.pack_into("<HH", data, at, width, height)
+    return bytes(data)
+
+
 def apng(frames: int = 3) -> bytes:
     base = photo(100, 80)
     imgs = [Image.eval(base, lambda v, k=k: (v + 60 * k) % 256) for k in range(frames)]
