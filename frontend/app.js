@@ -1,0 +1,612 @@
+/* Deepfake image detector page: no framework, no build step, no third-party requests.
+ *
+ * Flow: pick/drop/paste an image -> check type and size against the API's limits -> preview ->
+ * POST {"image": "data:...;base64,..."} to <apiBase>/predict -> result card, metadata, history.
+ * 429 (the API gateway's throttle) is retried with exponential backoff and a visible countdown.
+ */
+(function () {
+  "use strict";
+
+  var DEFAULTS = {
+    apiBase: "",                         // "" = this page's origin (local gateway)
+    maxImageBytes: 4.5 * 1024 * 1024,    // the API's default decoded-size limit
+    requestTimeoutMs: 60000,
+    maxRetries: 5,                       // retries after a 429
+    backoffBaseMs: 1000,                 // 1 s, 2 s, 4 s, 8 s, 16 s
+    backoffMaxMs: 30000,
+  };
+  var CFG = Object.assign({}, DEFAULTS, window.DETECTOR_CONFIG || {});
+  var API_BASE = String(CFG.apiBase || "").replace(/\/+$/, "");
+  var PREDICT_URL = API_BASE + "/predict";
+
+  var TYPES = {
+    "image/jpeg": "JPEG", "image/pjpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP",
+    "image/gif": "GIF", "image/bmp": "BMP", "image/x-ms-bmp": "BMP", "image/x-bmp": "BMP",
+  };
+  var EXTENSIONS = {
+    jpg: "image/jpeg", jpeg: "image/jpeg", jpe: "image/jpeg", jfif: "image/jpeg", png: "image/png",
+    webp: "image/webp", gif: "image/gif", bmp: "image/bmp", dib: "image/bmp",
+  };
+
+  var $ = function (id) { return document.getElementById(id); };
+  var els = {
+    drop: $("drop"), file: $("file"), limit: $("limit-text"), preview: $("preview"), img: $("preview-img"),
+    overlay: $("overlay"), info: $("file-info"), status: $("status"), alert: $("alert"),
+    alertTitle: $("alert-title"), alertText: $("alert-text"), countdown: $("countdown"), retry: $("retry"),
+    cancel: $("cancel"), result: $("result"), meta: $("meta"), chart: $("chart"), history: $("history"),
+    historyEmpty: $("history-empty"),
+  };
+
+  var state = {
+    job: null,          // the image being analysed
+    controller: null,   // AbortController of the request in flight
+    timer: null,        // countdown interval
+    retryAction: null,  // what the Retry button does
+    history: [],        // {id, name, url, thumb, result, rttMs, at}
+    selected: null,
+    seq: 0,
+  };
+
+  // ------------------------------------------------------------------ small helpers
+  function h(tag, attrs) {
+    var el = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        var v = attrs[k];
+        if (v === null || v === undefined || v === false) return;
+        if (k === "text") el.textContent = v;
+        else if (k === "class") el.className = v;
+        else el.setAttribute(k, v === true ? "" : String(v));
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) append(el, arguments[i]);
+    return el;
+  }
+  function append(el, child) {
+    if (child === null || child === undefined || child === false) return;
+    if (Array.isArray(child)) { child.forEach(function (c) { append(el, c); }); return; }
+    el.appendChild(typeof child === "object" ? child : document.createTextNode(String(child)));
+  }
+  function svg(tag, attrs) {
+    var el = document.createElementNS("http://www.w3.org/2000/svg", tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      if (k === "text") el.textContent = attrs[k]; else el.setAttribute(k, attrs[k]);
+    });
+    return el;
+  }
+  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
+  function bytes(n) {
+    if (typeof n !== "number" || !isFinite(n)) return String(n);
+    if (n < 1024) return n + " B";
+    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + " KB";
+    return (n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 2 : 1).replace(/\.?0+$/, "") + " MB";
+  }
+  function pct(p, digits) { return (100 * p).toFixed(digits === undefined ? 1 : digits) + "%"; }
+  function ms(v) { return typeof v === "number" ? (v < 10 ? v.toFixed(1) : Math.round(v)) + " ms" : "–"; }
+  function isObj(v) { return v !== null && typeof v === "object" && !Array.isArray(v); }
+  function humanKey(k) {
+    var s = String(k).replace(/_/g, " ").replace(/([a-z])([A-Z])/g, "$1 $2");
+    return s.charAt(0).toUpperCase() + s.slice(1);
+  }
+
+  // ------------------------------------------------------------------ messages
+  function setStatus(content) {
+    clear(els.status);
+    append(els.status, content);
+  }
+  function busy(text) {
+    setStatus(h("div", { class: "busy" },
+      h("span", { class: "spinner", "aria-hidden": "true" }),
+      h("span", { text: text }),
+      h("progress", { "aria-label": text })));
+    els.result.setAttribute("aria-busy", "true");
+  }
+  function idle() {
+    setStatus(null);
+    els.result.removeAttribute("aria-busy");
+  }
+  function hideAlert() {
+    stopCountdown();
+    els.alert.hidden = true;
+    els.alert.className = "alert";
+    els.retry.hidden = true;
+    els.cancel.hidden = true;
+    els.countdown.hidden = true;
+    state.retryAction = null;
+  }
+  function showAlert(title, text, opts) {
+    opts = opts || {};
+    stopCountdown();
+    els.alert.className = "alert" + (opts.warn ? " warn" : "");
+    els.alertTitle.textContent = title;
+    els.alertText.textContent = text || "";
+    els.countdown.hidden = true;
+    state.retryAction = opts.retry || null;
+    els.retry.hidden = !opts.retry;
+    els.retry.textContent = opts.retryLabel || "Retry";
+    els.cancel.hidden = !opts.cancel;
+    els.alert.hidden = false;
+  }
+  function stopCountdown() {
+    if (state.timer) { clearInterval(state.timer); state.timer = null; }
+  }
+
+  // ------------------------------------------------------------------ input checks (same limits as the API)
+  function mimeOf(file) {
+    var t = (file.type || "").toLowerCase();
+    if (t) return t;
+    var m = /\.([a-z0-9]+)$/i.exec(file.name || "");
+    return m ? (EXTENSIONS[m[1].toLowerCase()] || "") : "";
+  }
+  function checkFile(file) {
+    var type = mimeOf(file);
+    if (!TYPES[type]) {
+      return {
+        title: "Not a supported image type",
+        text: "\u201c" + (file.name || "The file") + "\u201d is " + (type ? type : "of an unknown type") +
+          ". Choose a JPEG, PNG, WebP, GIF or BMP image.",
+      };
+    }
+    if (file.size === 0) return { title: "Empty file", text: "\u201c" + file.name + "\u201d has no content." };
+    if (file.size > CFG.maxImageBytes) {
+      return {
+        title: "Image too large",
+        text: "\u201c" + file.name + "\u201d is " + bytes(file.size) + "; the limit is " + bytes(CFG.maxImageBytes) +
+          ". Resize or re-save it smaller and try again.",
+      };
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------------ choosing an image
+  function takeFile(file, source) {
+    if (!file) return;
+    cancelPending();
+    hideAlert();
+    var problem = checkFile(file);
+    if (problem) {
+      idle();
+      showAlert(problem.title, problem.text);
+      return;
+    }
+    var name = file.name && file.name !== "image.png" ? file.name : (source === "clipboard" ? "pasted image" : file.name || "image");
+    var url = URL.createObjectURL(file);
+    showPreview(url, name + " \u00b7 " + (TYPES[mimeOf(file)] || mimeOf(file)) + " \u00b7 " + bytes(file.size));
+    resetResult("Waiting for the analysis of \u201c" + name + "\u201d\u2026");
+    var job = { id: ++state.seq, file: file, name: name, url: url, dataUrl: null, attempt: 0 };
+    state.job = job;
+    busy("Reading the image\u2026");
+    readAsDataURL(file).then(function (dataUrl) {
+      if (state.job !== job) return;
+      job.dataUrl = dataUrl;
+      job.thumb = makeThumb(url);
+      analyse(job);
+    }, function () {
+      if (state.job !== job) return;
+      idle();
+      showAlert("Could not read the file", "The browser could not read \u201c" + name + "\u201d. Try choosing it again.");
+    });
+  }
+
+  function readAsDataURL(file) {
+    return new Promise(function (resolve, reject) {
+      var r = new FileReader();
+      r.onload = function () { resolve(r.result); };
+      r.onerror = function () { reject(r.error); };
+      r.readAsDataURL(file);
+    });
+  }
+
+  function showPreview(url, caption) {
+    els.preview.hidden = false;
+    clear(els.overlay);
+    var stage = els.img.parentNode;
+    stage.classList.remove("no-preview");
+    els.img.onload = function () {
+      // Overlays are drawn in image pixels: the SVG's viewBox follows the image's natural size.
+      els.overlay.setAttribute("viewBox", "0 0 " + els.img.naturalWidth + " " + els.img.naturalHeight);
+    };
+    els.img.onerror = function () { stage.classList.add("no-preview"); };
+    els.img.src = url;
+    els.img.alt = "Preview of " + caption.split(" \u00b7 ")[0];
+    els.info.textContent = caption;
+  }
+
+  function makeThumb(url) {
+    return new Promise(function (resolve) {
+      var im = new Image();
+      im.onload = function () {
+        try {
+          var side = 112, c = document.createElement("canvas");
+          var s = Math.min(im.naturalWidth, im.naturalHeight);
+          c.width = c.height = side;
+          c.getContext("2d").drawImage(im, (im.naturalWidth - s) / 2, (im.naturalHeight - s) / 2, s, s, 0, 0, side, side);
+          resolve(c.toDataURL("image/jpeg", 0.8));
+        } catch (e) { resolve(null); }
+      };
+      im.onerror = function () { resolve(null); };
+      im.src = url;
+    });
+  }
+
+  // ------------------------------------------------------------------ talking to the API
+  function cancelPending() {
+    stopCountdown();
+    if (state.controller) { state.controller.abort(); state.controller = null; }
+    state.job = null;
+  }
+
+  function analyse(job) {
+    hideAlert();
+    busy(job.attempt ? "Retrying (" + job.attempt + " of " + CFG.maxRetries + ")\u2026 analysing the image" : "Analysing the image\u2026");
+    var controller = new AbortController();
+    state.controller = controller;
+    var timedOut = false;
+    var timeout = setTimeout(function () { timedOut = true; controller.abort(); }, CFG.requestTimeoutMs);
+    var t0 = performance.now();
+    fetch(PREDICT_URL, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify({ image: job.dataUrl }),
+      signal: controller.signal,
+      credentials: "omit",
+      cache: "no-store",
+    }).then(function (res) {
+      return res.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        return { res: res, data: data, text: text };
+      });
+    }).then(function (r) {
+      clearTimeout(timeout);
+      if (state.job !== job) return;
+      state.controller = null;
+      var rtt = performance.now() - t0;
+      if (r.res.ok && r.data && typeof r.data.fake_probability === "number") return done(job, r.data, rtt);
+      if (r.res.status === 429) return throttled(job);
+      apiError(job, r.res.status, r.data, r.text);
+    }).catch(function (err) {
+      clearTimeout(timeout);
+      if (state.job !== job) return;
+      state.controller = null;
+      idle();
+      if (err && err.name === "AbortError" && !timedOut) return;
+      showAlert(timedOut ? "The API did not answer" : "Could not reach the API",
+        timedOut ? "No answer within " + Math.round(CFG.requestTimeoutMs / 1000) + " s. Check your connection and try again."
+                 : "A network error stopped the request (" + (PREDICT_URL.indexOf("http") === 0 ? new URL(PREDICT_URL).host : location.host) +
+                   "). Check your connection and try again.",
+        { retry: function () { job.attempt = 0; analyse(job); } });
+    });
+  }
+
+  function throttled(job) {
+    idle();
+    if (job.attempt >= CFG.maxRetries) {
+      showAlert("Too many requests", "The service is still busy after " + CFG.maxRetries +
+        " retries. Wait a moment, then try again.", { warn: true, retry: function () { job.attempt = 0; analyse(job); } });
+      return;
+    }
+    var delay = Math.min(CFG.backoffMaxMs, CFG.backoffBaseMs * Math.pow(2, job.attempt));
+    job.attempt += 1;
+    showAlert("Too many requests", "The service is receiving more requests than it accepts right now. " +
+      "Your image will be sent again automatically.", {
+        warn: true, cancel: true,
+        retry: function () { stopCountdown(); analyse(job); }, retryLabel: "Retry now",
+      });
+    var until = Date.now() + delay;
+    var tick = function () {
+      var left = Math.max(0, until - Date.now());
+      els.countdown.textContent = "Retrying in " + Math.ceil(left / 1000) + " s (retry " + job.attempt + " of " + CFG.maxRetries + ")";
+      if (left <= 0) {
+        stopCountdown();
+        if (state.job === job) analyse(job);
+      }
+    };
+    els.countdown.hidden = false;
+    tick();
+    state.timer = setInterval(tick, 200);
+  }
+
+  var ERROR_TITLES = {
+    400: "The request was not accepted",
+    403: "The API refused the request",
+    404: "The API address is wrong",
+    405: "The API refused the request",
+    413: "Image too large",
+    415: "Not an image the service can read",
+    422: "The image could not be analysed",
+    503: "The model is not available",
+  };
+
+  function apiError(job, status, data, text) {
+    idle();
+    resetResult("No result for \u201c" + job.name + "\u201d: see the message under the image.");
+    var message = (data && data.error && data.error.message) || (data && data.message) || "";
+    var code = data && data.error && data.error.code;
+    var title = ERROR_TITLES[status] || (status >= 500 ? "The service had a problem" : "The request failed");
+    var body = message ? message.replace(/\s*$/, "") : (status >= 500 ? "Please try again in a moment." : "");
+    if (body && !/[.!?]$/.test(body)) body += ".";
+    body += " (HTTP " + status + (code ? ", " + code : "") + ")";
+    var opts = {};
+    if (status >= 500 || status === 408) opts.retry = function () { job.attempt = 0; analyse(job); };
+    showAlert(title, body.trim(), opts);
+  }
+
+  // ------------------------------------------------------------------ results
+  function done(job, data, rtt) {
+    idle();
+    hideAlert();
+    var entry = { id: job.id, name: job.name, url: job.url, thumb: null, result: data, rttMs: rtt, at: new Date() };
+    state.history.push(entry);
+    state.selected = entry;
+    renderResult(entry);
+    renderMeta(data);
+    renderHistory();
+    state.job = null;
+    if (job.thumb) job.thumb.then(function (t) { entry.thumb = t; renderHistory(); });
+  }
+
+  function resetResult(text) {
+    state.selected = null;
+    clear(els.result);
+    els.result.appendChild(h("p", { class: "empty", text: text }));
+    clear(els.meta);
+    els.meta.appendChild(h("p", { class: "empty", text: "Metadata appears with the result." }));
+    if (state.history.length) renderHistory();
+  }
+
+  function renderResult(entry) {
+    var d = entry.result;
+    var p = d.fake_probability;
+    var thr = typeof d.threshold === "number" ? d.threshold : 0.5;
+    var label = String(d.label || (p >= thr ? "FAKE" : "REAL")).toUpperCase();
+    var fake = label === "FAKE";
+    var conf = typeof d.confidence === "number" ? d.confidence : (fake ? p : 1 - p);
+    var model = d.model || {};
+    var img = d.image || {};
+    var t = d.timings_ms || {};
+    clear(els.result);
+    append(els.result, [
+      h("div", { class: "verdict " + (fake ? "fake" : "real"), "data-testid": "verdict" },
+        h("span", { class: "badge", text: label }),
+        h("p", null,
+          h("strong", { text: fake ? "Likely generated or manipulated" : "No sign of manipulation found" }),
+          h("br"),
+          "for \u201c" + entry.name + "\u201d")),
+      h("div", { class: "bar-label" }, h("span", { id: "bar-label", text: "Fake probability" }), h("strong", { text: pct(p) })),
+      (function () {
+        var bar = h("div", {
+          class: "bar", role: "meter", "aria-labelledby": "bar-label", "aria-valuemin": 0, "aria-valuemax": 100,
+          "aria-valuenow": (100 * p).toFixed(1), "aria-valuetext": pct(p) + " fake; threshold " + pct(thr, 0),
+          "data-testid": "probability-bar",
+        });
+        var fill = h("div", { class: "bar-fill " + (fake ? "fake" : "real") });
+        fill.style.width = (100 * Math.max(0, Math.min(1, p))) + "%";
+        var mark = h("div", { class: "bar-threshold", title: "Threshold " + thr.toFixed(2), "data-testid": "threshold-marker" });
+        mark.style.left = "calc(" + (100 * thr) + "% - 1.5px)";
+        bar.appendChild(fill);
+        bar.appendChild(mark);
+        return bar;
+      })(),
+      (function () {
+        var scale = h("div", { class: "bar-scale", "aria-hidden": "true" });
+        var a = h("span", { class: "start", text: "0%" });
+        var b = h("span", { text: "threshold " + pct(thr, 0) });
+        var c = h("span", { class: "end", text: "100%" });
+        a.style.left = "0"; b.style.left = (100 * thr) + "%"; c.style.left = "100%";
+        scale.appendChild(a); scale.appendChild(b); scale.appendChild(c);
+        return scale;
+      })(),
+      h("dl", { class: "facts" },
+        h("dt", { text: "Confidence" }), h("dd", { "data-testid": "confidence", text: pct(conf) }),
+        h("dt", { text: "Model" }), h("dd", null,
+          (model.name || "unknown") + (model.version ? " v" + model.version : ""),
+          model.sha256 ? h("span", { class: "mono", title: "sha256 " + model.sha256, text: " \u00b7 " + String(model.sha256).slice(0, 12) }) : null),
+        img.format || img.width ? [h("dt", { text: "Image" }),
+          h("dd", { text: [img.format, img.width && img.height ? img.width + "\u00d7" + img.height + " px" : null].filter(Boolean).join(" \u00b7 ") })] : null,
+        h("dt", { text: "Timings" }), h("dd", { "data-testid": "timings" },
+          "decode " + ms(t.decode) + " \u00b7 inference " + ms(t.inference) + " \u00b7 total " + ms(t.total) +
+          " \u00b7 round trip " + ms(entry.rttMs)),
+        d.request_id ? [h("dt", { text: "Request" }), h("dd", { class: "mono", text: d.request_id })] : null),
+    ]);
+  }
+
+  // Metadata: the API's `metadata` object. Known fields get labels; anything else is listed as-is.
+  var META_LABELS = [
+    ["format", "Format"], ["mime_type", "MIME type"], ["size_bytes", "File size"], ["bytes", "File size"],
+    ["file_size", "File size"], ["width", "Width"], ["height", "Height"], ["dimensions", "Dimensions"],
+    ["megapixels", "Megapixels"], ["mode", "Colour mode"], ["camera", "Camera"], ["make", "Camera make"],
+    ["model", "Camera model"], ["lens", "Lens"], ["software", "Software"], ["datetime", "Taken"],
+    ["date_time", "Taken"], ["has_exif", "EXIF"], ["exif", "EXIF"], ["icc_profile", "ICC profile"],
+    ["generator_hints", "Generator hints"], ["generator", "Generator hints"], ["ai_generator", "Generator hints"],
+    ["provenance", "Provenance"], ["provenance_signals", "Provenance"], ["c2pa", "C2PA"],
+  ];
+  var SIZE_KEYS = { size_bytes: 1, bytes: 1, file_size: 1 };
+
+  function metaValue(key, v) {
+    if (v === null || v === undefined || v === "") return h("span", { class: "empty", text: "none" });
+    if (SIZE_KEYS[key] && typeof v === "number") return bytes(v);
+    if (key === "megapixels" && typeof v === "number") return v.toFixed(2) + " MP";
+    if (typeof v === "boolean") return v ? "yes" : "no";
+    if (Array.isArray(v)) {
+      if (!v.length) return h("span", { class: "empty", text: "none" });
+      var signal = /generator|provenance|c2pa|hint|signal/.test(key);
+      return h("span", null, v.map(function (x) {
+        return h("span", { class: "tag" + (signal ? " signal" : ""), text: isObj(x) ? describe(x) : String(x) });
+      }));
+    }
+    if (isObj(v)) {
+      var keys = Object.keys(v);
+      if (!keys.length) return h("span", { class: "empty", text: "none" });
+      if (key === "camera" && (v.make || v.model)) return [v.make, v.model].filter(Boolean).join(" ");
+      return h("ul", null, keys.map(function (k) {
+        var inner = v[k];
+        return h("li", null, humanKey(k) + ": ", isObj(inner) || Array.isArray(inner) ? metaValue(k, inner) : metaValue(k, inner));
+      }));
+    }
+    return String(v);
+  }
+  function describe(o) {
+    if (o.name || o.source || o.signal) {
+      return [o.name || o.source || o.signal, o.value || o.detail || o.where || o.field].filter(Boolean).join(": ");
+    }
+    return Object.keys(o).map(function (k) { return k + "=" + (isObj(o[k]) ? JSON.stringify(o[k]) : o[k]); }).join(", ");
+  }
+
+  function renderMeta(data) {
+    var m = isObj(data.metadata) ? Object.assign({}, data.metadata) : {};
+    var img = data.image || {};
+    if (!("format" in m) && img.format) m.format = img.format;
+    if (!("width" in m) && !("dimensions" in m) && img.width) { m.width = img.width; m.height = img.height; }
+    if (!("megapixels" in m)) {
+      var w = m.width || img.width, hh = m.height || img.height;
+      if (w && hh) m.megapixels = (w * hh) / 1e6;
+    }
+    clear(els.meta);
+    var dl = h("dl", { class: "facts", "data-testid": "metadata" });
+    var seen = {};
+    var row = function (label, key, value) {
+      dl.appendChild(h("dt", { text: label }));
+      dl.appendChild(h("dd", { "data-key": key }, metaValue(key, value)));
+    };
+    META_LABELS.forEach(function (pair) {
+      var k = pair[0];
+      if (!(k in m) || seen[k]) return;
+      seen[k] = true;
+      if (k === "width" && "height" in m && typeof m.width === "number") {
+        seen.height = true;
+        row("Dimensions", "dimensions", m.width + " \u00d7 " + m.height + " px");
+        return;
+      }
+      row(pair[1], k, m[k]);
+    });
+    Object.keys(m).forEach(function (k) { if (!seen[k]) row(humanKey(k), k, m[k]); });
+    els.meta.appendChild(dl);
+  }
+
+  // ------------------------------------------------------------------ history + chart
+  function renderHistory() {
+    els.historyEmpty.hidden = state.history.length > 0;
+    clear(els.history);
+    state.history.slice().reverse().forEach(function (e, i) {
+      var d = e.result;
+      var fake = String(d.label).toUpperCase() === "FAKE";
+      var n = state.history.length - i;
+      var btn = h("button", {
+        type: "button", "aria-current": state.selected === e ? "true" : "false",
+        "aria-label": "#" + n + " " + e.name + ": " + (fake ? "FAKE" : "REAL") + ", fake probability " + pct(d.fake_probability) + ". Show this result.",
+      },
+        e.thumb ? h("img", { src: e.thumb, alt: "" }) : h("span", { class: "thumb-missing" }),
+        h("span", null, h("span", { class: "name", text: "#" + n + " " + e.name }), h("br"),
+          h("span", { class: "when", text: e.at.toLocaleTimeString() + " \u00b7 " + pct(d.fake_probability) + " fake" })),
+        h("span", { class: "pill " + (fake ? "fake" : "real"), text: fake ? "FAKE" : "REAL" }));
+      btn.addEventListener("click", function () {
+        state.selected = e;
+        showPreview(e.url, e.name);
+        renderResult(e);
+        renderMeta(d);
+        renderHistory();
+      });
+      els.history.appendChild(h("li", null, btn));
+    });
+    renderChart();
+  }
+
+  function renderChart() {
+    var c = els.chart;
+    Array.prototype.slice.call(c.childNodes).forEach(function (n) {
+      if (n.nodeName !== "title" && n.nodeName !== "desc") c.removeChild(n);
+    });
+    // The drawing width follows the box so labels keep their size on a phone.
+    var W = Math.max(300, Math.min(1200, Math.round(c.clientWidth || 600))), H = 180, L = 40, R = 14, T = 12, B = 26;
+    c.setAttribute("viewBox", "0 0 " + W + " " + H);
+    var items = state.history;
+    var x = function (i) { return items.length <= 1 ? L + (W - L - R) / 2 : L + i * (W - L - R) / (items.length - 1); };
+    var y = function (p) { return T + (1 - p) * (H - T - B); };
+    [0, 0.25, 0.5, 0.75, 1].forEach(function (g) {
+      c.appendChild(svg("line", { class: "grid-line", x1: L, x2: W - R, y1: y(g), y2: y(g) }));
+      c.appendChild(svg("text", { x: L - 6, y: y(g) + 4, "text-anchor": "end", text: Math.round(g * 100) + "%" }));
+    });
+    c.appendChild(svg("line", { class: "axis", x1: L, x2: L, y1: T, y2: H - B }));
+    c.appendChild(svg("line", { class: "axis", x1: L, x2: W - R, y1: H - B, y2: H - B }));
+    var desc = c.querySelector("desc");
+    if (!items.length) { desc.textContent = "No images analysed yet."; return; }
+    var last = items[items.length - 1].result;
+    var thr = typeof last.threshold === "number" ? last.threshold : 0.5;
+    c.appendChild(svg("line", { class: "threshold", x1: L, x2: W - R, y1: y(thr), y2: y(thr), "data-testid": "chart-threshold" }));
+    c.appendChild(svg("text", { x: W - R, y: y(thr) - 5, "text-anchor": "end", text: "threshold " + pct(thr, 0) }));
+    if (items.length > 1) {
+      c.appendChild(svg("polyline", {
+        class: "line", points: items.map(function (e, i) { return x(i) + "," + y(e.result.fake_probability); }).join(" "),
+      }));
+    }
+    items.forEach(function (e, i) {
+      var p = e.result.fake_probability;
+      var fake = String(e.result.label).toUpperCase() === "FAKE";
+      var dot = svg("circle", { cx: x(i), cy: y(p), r: items.length > 40 ? 3 : 5, class: fake ? "pt-fake" : "pt-real", "data-testid": "chart-point" });
+      dot.appendChild(svg("title", { text: "#" + (i + 1) + " " + e.name + ": " + pct(p) + " (" + (fake ? "FAKE" : "REAL") + ")" }));
+      c.appendChild(dot);
+      if (items.length <= Math.floor(W / 40)) c.appendChild(svg("text", { x: x(i), y: H - 8, "text-anchor": "middle", text: "#" + (i + 1) }));
+    });
+    var fakes = items.filter(function (e) { return String(e.result.label).toUpperCase() === "FAKE"; }).length;
+    desc.textContent = items.length + " image" + (items.length === 1 ? "" : "s") + " analysed: " + fakes + " FAKE, " +
+      (items.length - fakes) + " REAL. Latest fake probability " + pct(last.fake_probability) + ".";
+  }
+
+  // ------------------------------------------------------------------ wiring
+  els.limit.textContent = bytes(CFG.maxImageBytes);
+  els.file.addEventListener("change", function () {
+    if (els.file.files && els.file.files[0]) takeFile(els.file.files[0], "picker");
+    els.file.value = "";  // choosing the same file again still fires change
+  });
+  els.retry.addEventListener("click", function () { if (state.retryAction) state.retryAction(); });
+  els.cancel.addEventListener("click", function () {
+    cancelPending();
+    idle();
+    hideAlert();
+    setStatus("Cancelled.");
+  });
+
+  ["dragenter", "dragover"].forEach(function (type) {
+    document.addEventListener(type, function (e) {
+      if (!e.dataTransfer || Array.prototype.indexOf.call(e.dataTransfer.types || [], "Files") < 0) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = "copy";
+      els.drop.classList.add("dragover");
+    });
+  });
+  ["dragleave", "dragend"].forEach(function (type) {
+    document.addEventListener(type, function (e) {
+      if (type === "dragend" || e.target === document.documentElement || !e.relatedTarget) els.drop.classList.remove("dragover");
+    });
+  });
+  document.addEventListener("drop", function (e) {
+    els.drop.classList.remove("dragover");
+    if (!e.dataTransfer || !e.dataTransfer.files || !e.dataTransfer.files.length) return;
+    e.preventDefault();  // never navigate away to the dropped file
+    takeFile(e.dataTransfer.files[0], "drop");
+  });
+  document.addEventListener("paste", function (e) {
+    var items = (e.clipboardData && e.clipboardData.items) || [];
+    for (var i = 0; i < items.length; i++) {
+      if (items[i].kind === "file") {
+        var f = items[i].getAsFile();
+        if (f) { e.preventDefault(); takeFile(f, "clipboard"); return; }
+      }
+    }
+  });
+  renderChart();
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(renderChart, 100);
+  });
+
+  // For tests and later overlays (face boxes, heatmaps): read-only view of the session.
+  window.detectorPage = {
+    config: CFG,
+    predictUrl: PREDICT_URL,
+    history: function () { return state.history.map(function (e) { return e.result; }); },
+    overlay: els.overlay,
+  };
+})();
