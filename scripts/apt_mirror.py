@@ -16,9 +16,10 @@ import argparse
 import sys
 from pathlib import Path
 
-# Suite suffixes that are not the main archive (a mirror carrying them may not carry the release).
-_SIDE_SUFFIXES = ("-security", "-updates", "-backports", "-proposed-updates")
 _USABLE_SCHEMES = ("http://", "https://", "file:/", "ftp://")
+# A Debian archive carries these; another distribution's mirror (Ubuntu's noble, ...) has no bookworm.
+DEBIAN_SUITES = {"buster", "bullseye", "bookworm", "trixie", "forky", "duke", "sid",
+                 "oldoldstable", "oldstable", "stable", "testing", "unstable"}
 
 
 def parse_one_line(text: str) -> list[dict]:
@@ -96,8 +97,9 @@ def read_entries(root: Path = Path("/")) -> list[dict]:
 
 
 def choose_mirror(entries: list[dict], suite: str) -> str | None:
-    """The best `deb` URI for `suite`: one that lists the suite itself, else a main archive of another
-    release (same Debian archive layout), never a security/updates/backports-only entry."""
+    """The best `deb` URI for `suite`: one that lists the suite itself, else the main archive of another
+    Debian release (same archive, has every release), never a security/updates/backports-only entry
+    nor another distribution's mirror."""
     candidates = []
     for entry in entries:
         if "deb" not in entry["types"] or "main" not in entry["components"]:
@@ -106,7 +108,7 @@ def choose_mirror(entries: list[dict], suite: str) -> str | None:
         if not uris:
             continue
         suites = entry["suites"]
-        main_suites = [s for s in suites if not s.endswith(_SIDE_SUFFIXES) and "/" not in s]
+        main_suites = [s for s in suites if s in DEBIAN_SUITES]
         if suite in suites:
             rank = 0
         elif main_suites:

@@ -121,7 +121,7 @@ $SUDO tar -C "$ROOT" --numeric-owner --exclude='./dev/*' --exclude='./proc/*' --
     - "$IMAGE" >/dev/null
 NEW_ID=$("$DOCKER" image inspect -f '{{.Id}}' "$IMAGE")
 if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$NEW_ID" ]; then
-    "$DOCKER" rmi "$OLD_ID" >/dev/null 2>&1 || true     # now untagged; fails harmlessly if still used
+    DOCKER=$DOCKER "$HERE/scripts/sam-prune-images.sh"  # the old base and what SAM built on it
 fi
 
 # Smoke check: the interpreter, the runtime client and the tools SAM's derived build runs.

@@ -37,4 +37,5 @@ print(f"{event}: {status} {detail}")
 PY
 done
 echo "(sam logs: $LOGDIR)"
+scripts/sam-prune-images.sh   # SAM re-builds its layer image per invoke; drop the stale copies
 exit $failed

@@ -152,7 +152,8 @@ def test_apt_mirror_prefers_an_entry_listing_the_suite(tmp_path, capsys):
 
 
 def test_apt_mirror_fails_clearly_without_a_usable_entry(tmp_path, capsys):
-    root = _apt_root(tmp_path, parts={"s.sources": DEB822.split("\n\n")[1],
+    root = _apt_root(tmp_path, sources_list="deb http://ubuntu.example.test/ubuntu noble main universe\n",
+                     parts={"s.sources": DEB822.split("\n\n")[1],
                                       "off.sources": DEB822.split("\n\n")[0] + "\nEnabled: no\n"})
     assert apt_mirror.main(["--root", str(root)]) == 1
     assert "SAM_IMAGE_MIRROR" in capsys.readouterr().err
@@ -164,7 +165,7 @@ def test_no_mirror_host_is_written_into_the_sam_local_files():
     host = mirror.split("://", 1)[-1].split("/", 1)[0]
     files = [p for p in (ROOT / "docker").rglob("*") if p.is_file()]
     files += [SCRIPTS / n for n in ("build-sam-image.sh", "apt_mirror.py", "sam.sh", "start-dockerd.sh",
-                                    "sam-invoke-events.sh", "glibc_check.py")]
+                                    "sam-invoke-events.sh", "glibc_check.py", "sam-prune-images.sh")]
     files += [ROOT / "docs" / "sam-local.md", ROOT / "samconfig.toml", Path(__file__)]
     leaks = [str(p.relative_to(ROOT)) for p in files if p.exists() and host in p.read_text(errors="replace")]
     assert len(files) > 8 and not leaks, f"mirror host {host!r} written into {leaks}"
@@ -229,7 +230,7 @@ def test_glibc_scanner_flags_needs_newer_than_amazon_linux_2(tmp_path):
 
 # ---- sam build (host only) -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def sam_build(tmp_path_factory) -> Path:
+def sam_build(tmp_path_factory):
     """`sam build` of the real template into a temporary build dir; returns that dir."""
     require(SAM_BIN.exists(), f"SAM CLI missing at {SAM_BIN} (make sam-venv)")
     out = tmp_path_factory.mktemp("sam")
@@ -240,7 +241,9 @@ def sam_build(tmp_path_factory) -> Path:
     assert proc.returncode == 0, f"sam build failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     print(f"\nsam build: {time.monotonic() - t0:.1f}s")
     assert (build / "template.yaml").is_file()
-    return build
+    yield build
+    if docker_ok():  # SAM rebuilt its layer image per invoke: drop the stale copies (~200 MB each)
+        subprocess.run([str(SCRIPTS / "sam-prune-images.sh")], capture_output=True, timeout=600)
 
 
 def test_built_runtime_layer_needs_no_glibc_newer_than_aws(sam_build):
