@@ -75,8 +75,8 @@ SAM_API_HOST ?= 127.0.0.1
 SAM_API_PORT ?= 3001
 dockerd:
 	scripts/start-dockerd.sh
-sam-image: dockerd
-	FORCE=$(FORCE) PYTHON=$(PYTHON) scripts/build-sam-image.sh
+sam-image: dockerd sam-venv
+	FORCE=$(FORCE) PYTHON=$(abspath $(SAM_VENV))/bin/python scripts/build-sam-image.sh
 sam-build: sam-venv
 	$(SAM_SH) build
 sam-invoke: sam-build sam-image
