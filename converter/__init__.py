@@ -1,0 +1,1 @@
+"""Training, calibration, int8 export and evaluation of the deepfake detector (TensorFlow lives here only)."""

@@ -1,0 +1,83 @@
+"""Training-time augmentation on cached uint8 256px arrays (tf.data, stateless => reproducible).
+
+Mild on purpose: heavy JPEG/rescaling washes out the traces GAN detection needs. Random JPEG
+re-compression and down-and-up scaling stop image size and JPEG quality from giving the label away.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import tensorflow as tf
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    p_scale: float = 0.3        # random down-and-up scaling
+    min_scale: float = 0.75
+    p_jpeg: float = 0.3         # random JPEG re-compression
+    min_quality: int = 80
+    max_quality: int = 100
+    p_flip: float = 0.5
+    p_color: float = 0.3        # brightness/contrast/saturation jitter
+    brightness: float = 0.04
+    contrast: float = 0.1
+    saturation: float = 0.1
+    p_blur: float = 0.1         # 3x3 Gaussian blur, sigma 0.3-0.8
+    max_sigma: float = 0.8
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _blur(img: tf.Tensor, sigma: tf.Tensor) -> tf.Tensor:
+    x = tf.constant([-1.0, 0.0, 1.0])
+    k1 = tf.exp(-(x ** 2) / (2.0 * sigma ** 2))
+    k1 = k1 / tf.reduce_sum(k1)
+    k2 = tf.tensordot(k1, k1, axes=0)
+    kernel = tf.tile(k2[:, :, None, None], [1, 1, 3, 1])
+    padded = tf.pad(img[None], [[0, 0], [1, 1], [1, 1], [0, 0]], mode="REFLECT")
+    return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")[0]
+
+
+def make_augment(cfg: AugmentConfig, scale: float, size=(256, 256)):
+    """(uint8 HxWx3, seed int64[2]) -> float32 HxWx3 in [0, 1]; same math as scale_pixels at the end."""
+    w, h = size
+    scale = tf.constant(scale, tf.float32)
+
+    def augment(img: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+        seed = tf.cast(seed, tf.int64)
+        sub = lambda k: tf.stack([seed[0], seed[1] * 16 + k])
+        u = tf.random.stateless_uniform([10], seed=sub(0))
+
+        def rescale(x):
+            f = cfg.min_scale + (1.0 - cfg.min_scale) * u[1]
+            nh = tf.cast(tf.round(f * h), tf.int32)
+            nw = tf.cast(tf.round(f * w), tf.int32)
+            small = tf.image.resize(x, [nh, nw], method="area", antialias=True)
+            big = tf.image.resize(small, [h, w], method="bilinear")
+            return tf.cast(tf.clip_by_value(tf.round(big), 0.0, 255.0), tf.uint8)
+
+        img = tf.cond(u[0] < cfg.p_scale, lambda: rescale(img), lambda: img)
+
+        def jpeg(x):
+            q = cfg.min_quality + tf.cast(tf.floor(u[3] * (cfg.max_quality - cfg.min_quality + 1)), tf.int32)
+            q = tf.minimum(q, cfg.max_quality)
+            return tf.image.adjust_jpeg_quality(x, q)
+
+        img = tf.cond(u[2] < cfg.p_jpeg, lambda: jpeg(img), lambda: img)
+        img.set_shape([h, w, 3])
+        x = tf.cast(img, tf.float32) * scale
+        x = tf.cond(u[4] < cfg.p_flip, lambda: tf.image.flip_left_right(x), lambda: x)
+
+        def color(x):
+            x = tf.image.stateless_random_brightness(x, cfg.brightness, seed=sub(1))
+            x = tf.image.stateless_random_contrast(x, 1 - cfg.contrast, 1 + cfg.contrast, seed=sub(2))
+            x = tf.image.stateless_random_saturation(x, 1 - cfg.saturation, 1 + cfg.saturation, seed=sub(3))
+            return tf.clip_by_value(x, 0.0, 1.0)
+
+        x = tf.cond(u[5] < cfg.p_color, lambda: color(x), lambda: x)
+        x = tf.cond(u[6] < cfg.p_blur, lambda: _blur(x, 0.3 + (cfg.max_sigma - 0.3) * u[7]), lambda: x)
+        x.set_shape([h, w, 3])
+        return tf.clip_by_value(x, 0.0, 1.0)
+
+    return augment
