@@ -64,6 +64,20 @@ validate: sam-venv
 
 # --------------------------------------------------------------------------- page + gateway (issue: web page)
 # RUN-TARGETS
+# make run [PORT=3000] [RATE=r BURST=b] [MODEL_PATH=...]: the page and the API on one local origin
+# (gateway/ emulates API Gateway in front of functions/detect/app.py; throttle defaults from
+# template.yaml). Needs only .venv-run (runtime requirements) and the stdlib. docs/page.md.
+PORT ?= 3000
+RUN_MODEL ?= $(or $(MODEL_PATH),$(abspath layers/model/model.tflite))
+run: run-venv
+	@test -f "$(RUN_MODEL)" || { echo "no model at $(RUN_MODEL): commit/build layers/model/model.tflite or set MODEL_PATH" >&2; exit 2; }
+	MODEL_PATH="$(RUN_MODEL)" $(RUN_VENV)/bin/python -m gateway --port $(PORT) $(if $(HOST),--host $(HOST)) \
+	    $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST))
+# make publish [STACK=name] [REGION=...]: after `sam deploy`, write config.js from the stack's outputs and
+# upload frontend/ to its bucket (EnableFrontend=true), then invalidate CloudFront.
+STACK ?= $(shell sed -n 's/^stack_name *= *"\{0,1\}\([^"]*\)"\{0,1\}/\1/p' samconfig.toml 2>/dev/null | head -1)
+publish: venv
+	$(VPY) scripts/publish.py --stack "$(STACK)" $(if $(REGION),--region $(REGION))
 
 # --------------------------------------------------------------------------- sam local (issue: sam local)
 # SAM-TARGETS

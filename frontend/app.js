@@ -9,7 +9,7 @@
 
   var DEFAULTS = {
     apiBase: "",                         // "" = this page's origin (local gateway)
-    maxImageBytes: 4.5 * 1024 * 1024,    // the API's default decoded-size limit
+    maxImageBytes: 4500000,              // the API's default decoded-size limit (MaxImageBytes)
     requestTimeoutMs: 60000,
     maxRetries: 5,                       // retries after a 429
     backoffBaseMs: 1000,                 // 1 s, 2 s, 4 s, 8 s, 16 s
@@ -75,11 +75,11 @@
     return el;
   }
   function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
-  function bytes(n) {
+  function bytes(n) {  // SI units, as the API states its limit (4.5 MB = 4,500,000 bytes)
     if (typeof n !== "number" || !isFinite(n)) return String(n);
-    if (n < 1024) return n + " B";
-    if (n < 1024 * 1024) return (n / 1024).toFixed(1) + " KB";
-    return (n / (1024 * 1024)).toFixed(n < 10 * 1024 * 1024 ? 2 : 1).replace(/\.?0+$/, "") + " MB";
+    if (n < 1000) return n + " B";
+    if (n < 1e6) return (n / 1e3).toFixed(1).replace(/\.0$/, "") + " KB";
+    return (n / 1e6).toFixed(2).replace(/\.?0+$/, "") + " MB";
   }
   function pct(p, digits) { return (100 * p).toFixed(digits === undefined ? 1 : digits) + "%"; }
   function ms(v) { return typeof v === "number" ? (v < 10 ? v.toFixed(1) : Math.round(v)) + " ms" : "–"; }
@@ -411,77 +411,86 @@
     ]);
   }
 
-  // Metadata: the API's `metadata` object. Known fields get labels; anything else is listed as-is.
-  var META_LABELS = [
-    ["format", "Format"], ["mime_type", "MIME type"], ["size_bytes", "File size"], ["bytes", "File size"],
-    ["file_size", "File size"], ["width", "Width"], ["height", "Height"], ["dimensions", "Dimensions"],
-    ["megapixels", "Megapixels"], ["mode", "Colour mode"], ["camera", "Camera"], ["make", "Camera make"],
-    ["model", "Camera model"], ["lens", "Lens"], ["software", "Software"], ["datetime", "Taken"],
-    ["date_time", "Taken"], ["has_exif", "EXIF"], ["exif", "EXIF"], ["icc_profile", "ICC profile"],
-    ["generator_hints", "Generator hints"], ["generator", "Generator hints"], ["ai_generator", "Generator hints"],
-    ["provenance", "Provenance"], ["provenance_signals", "Provenance"], ["c2pa", "C2PA"],
-  ];
-  var SIZE_KEYS = { size_bytes: 1, bytes: 1, file_size: 1 };
+  // Metadata: the API's `metadata` block (format, bytes, width/height, megapixels, mode, frames, dpi,
+  // exif{make, model, software, datetime*, ...}, text{...}, provenance{c2pa, jumbf, xmp,
+  // digital_source_type, creator_tool}, signals[{code, detail}], note).
+  var GENERATOR_CODES = { generator_text: 1, generator_software: 1, declared_ai_source: 1 };
+  var PROVENANCE_CODES = { c2pa_manifest: 1, declared_source: 1, camera_exif: 1 };
+  var EXIF_LABELS = {
+    make: "Make", model: "Model", software: "Software", datetime: "Date", datetime_original: "Taken",
+    datetime_digitized: "Digitised", description: "Description", artist: "Artist", orientation: "Orientation",
+    lens_model: "Lens", user_comment: "User comment",
+  };
 
-  function metaValue(key, v) {
-    if (v === null || v === undefined || v === "") return h("span", { class: "empty", text: "none" });
-    if (SIZE_KEYS[key] && typeof v === "number") return bytes(v);
-    if (key === "megapixels" && typeof v === "number") return v.toFixed(2) + " MP";
-    if (typeof v === "boolean") return v ? "yes" : "no";
-    if (Array.isArray(v)) {
-      if (!v.length) return h("span", { class: "empty", text: "none" });
-      var signal = /generator|provenance|c2pa|hint|signal/.test(key);
-      return h("span", null, v.map(function (x) {
-        return h("span", { class: "tag" + (signal ? " signal" : ""), text: isObj(x) ? describe(x) : String(x) });
-      }));
-    }
-    if (isObj(v)) {
-      var keys = Object.keys(v);
-      if (!keys.length) return h("span", { class: "empty", text: "none" });
-      if (key === "camera" && (v.make || v.model)) return [v.make, v.model].filter(Boolean).join(" ");
-      return h("ul", null, keys.map(function (k) {
-        var inner = v[k];
-        return h("li", null, humanKey(k) + ": ", isObj(inner) || Array.isArray(inner) ? metaValue(k, inner) : metaValue(k, inner));
-      }));
-    }
-    return String(v);
+  function none(text) { return h("span", { class: "empty", text: text || "none" }); }
+  function tags(list, cls) {
+    if (!list.length) return none();
+    return h("span", null, list.map(function (t) { return h("span", { class: "tag " + (cls || ""), text: t }); }));
   }
-  function describe(o) {
-    if (o.name || o.source || o.signal) {
-      return [o.name || o.source || o.signal, o.value || o.detail || o.where || o.field].filter(Boolean).join(": ");
-    }
-    return Object.keys(o).map(function (k) { return k + "=" + (isObj(o[k]) ? JSON.stringify(o[k]) : o[k]); }).join(", ");
+  function kvList(obj, labels) {
+    var keys = Object.keys(obj || {});
+    if (!keys.length) return none();
+    return h("ul", null, keys.map(function (k) {
+      var v = obj[k];
+      return h("li", null, h("span", { class: "k", text: ((labels && labels[k]) || humanKey(k)) + ": " }),
+        isObj(v) || Array.isArray(v) ? JSON.stringify(v) : String(v));
+    }));
   }
 
   function renderMeta(data) {
-    var m = isObj(data.metadata) ? Object.assign({}, data.metadata) : {};
+    var m = isObj(data.metadata) ? data.metadata : {};
     var img = data.image || {};
-    if (!("format" in m) && img.format) m.format = img.format;
-    if (!("width" in m) && !("dimensions" in m) && img.width) { m.width = img.width; m.height = img.height; }
-    if (!("megapixels" in m)) {
-      var w = m.width || img.width, hh = m.height || img.height;
-      if (w && hh) m.megapixels = (w * hh) / 1e6;
-    }
+    var exif = isObj(m.exif) ? m.exif : {};
+    var prov = isObj(m.provenance) ? m.provenance : {};
+    var text = isObj(m.text) ? m.text : {};
+    var signals = Array.isArray(m.signals) ? m.signals : [];
+    var w = m.width || img.width, hh = m.height || img.height;
+    var rows = [];
+    var row = function (label, key, value) { rows.push([label, key, value]); };
+
+    row("Format", "format", [m.format || img.format, m.mime_type].filter(Boolean).join(" \u00b7 ") || none("unknown"));
+    var size = typeof m.bytes === "number" ? m.bytes : img.bytes;
+    row("File size", "bytes", typeof size === "number" ? bytes(size) + " (" + size.toLocaleString("en") + " bytes)" : none("unknown"));
+    row("Dimensions", "dimensions", w && hh ? w + " \u00d7 " + hh + " px" : none("unknown"));
+    var mp = typeof m.megapixels === "number" ? m.megapixels : (w && hh ? (w * hh) / 1e6 : null);
+    row("Megapixels", "megapixels", mp === null ? none("unknown") : mp.toFixed(mp < 1 ? 3 : 2) + " MP");
+    if (m.mode || img.mode) row("Colour mode", "mode", m.mode || img.mode);
+    if (m.frames && m.frames > 1) row("Frames", "frames", m.frames + " (the first is analysed)");
+    if (Array.isArray(m.dpi)) row("Resolution", "dpi", m.dpi[0] + " \u00d7 " + m.dpi[1] + " dpi");
+    var camera = [exif.make, exif.model].filter(Boolean).join(" ");
+    row("Camera", "camera", camera ? camera + (exif.lens_model ? " \u00b7 " + exif.lens_model : "") : none("none recorded"));
+    var software = exif.software || prov.creator_tool || text.software || text.Software;
+    row("Software", "software", software ? String(software) : none("none recorded"));
+    if (exif.datetime_original || exif.datetime) row("Taken", "taken", String(exif.datetime_original || exif.datetime));
+
+    var gen = signals.filter(function (x) { return GENERATOR_CODES[x.code]; }).map(function (x) { return x.detail || x.code; });
+    row("Generator hints", "generator_hints", tags(gen, "signal"));
+    var provItems = [];
+    provItems.push("C2PA manifest: " + (prov.c2pa ? "present (not verified)" : prov.jumbf ? "JUMBF box, not C2PA" : "none"));
+    provItems.push("XMP: " + (prov.xmp ? "present" : "none"));
+    if (prov.digital_source_type) provItems.push("DigitalSourceType: " + prov.digital_source_type);
+    if (prov.creator_tool) provItems.push("CreatorTool: " + prov.creator_tool);
+    signals.forEach(function (x) {
+      if (PROVENANCE_CODES[x.code] && x.code !== "c2pa_manifest") provItems.push((x.code === "camera_exif" ? "Camera EXIF: " : "") + (x.detail || x.code));
+    });
+    row("Provenance", "provenance", tags(provItems));
+    var others = signals.filter(function (x) { return !GENERATOR_CODES[x.code] && !PROVENANCE_CODES[x.code]; });
+    if (others.length) row("Other signals", "signals", tags(others.map(function (x) { return x.detail || x.code; })));
+
     clear(els.meta);
     var dl = h("dl", { class: "facts", "data-testid": "metadata" });
-    var seen = {};
-    var row = function (label, key, value) {
-      dl.appendChild(h("dt", { text: label }));
-      dl.appendChild(h("dd", { "data-key": key }, metaValue(key, value)));
-    };
-    META_LABELS.forEach(function (pair) {
-      var k = pair[0];
-      if (!(k in m) || seen[k]) return;
-      seen[k] = true;
-      if (k === "width" && "height" in m && typeof m.width === "number") {
-        seen.height = true;
-        row("Dimensions", "dimensions", m.width + " \u00d7 " + m.height + " px");
-        return;
-      }
-      row(pair[1], k, m[k]);
+    rows.forEach(function (r) {
+      dl.appendChild(h("dt", { text: r[0] }));
+      dl.appendChild(h("dd", { "data-key": r[1] }, r[2]));
     });
-    Object.keys(m).forEach(function (k) { if (!seen[k]) row(humanKey(k), k, m[k]); });
     els.meta.appendChild(dl);
+    if (Object.keys(exif).length || Object.keys(text).length) {
+      var det = h("details", { class: "more" }, h("summary", { text: "All EXIF and text fields" }));
+      if (Object.keys(exif).length) det.appendChild(h("div", null, h("h3", { text: "EXIF" }), kvList(exif, EXIF_LABELS)));
+      if (Object.keys(text).length) det.appendChild(h("div", null, h("h3", { text: "Text chunks" }), kvList(text)));
+      els.meta.appendChild(det);
+    }
+    if (m.note) els.meta.appendChild(h("p", { class: "hint", text: "Note: " + m.note + "." }));
   }
 
   // ------------------------------------------------------------------ history + chart

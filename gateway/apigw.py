@@ -128,6 +128,8 @@ def build_event(
             "identity": {
                 "cognitoIdentityPoolId": None,
                 "accountId": None,
+                "apiKey": None,
+                "apiKeyId": None,
                 "cognitoIdentityId": None,
                 "caller": None,
                 "sourceIp": source_ip,
