@@ -1,0 +1,304 @@
+"""The page in real Chromium (Debian's /usr/bin/chromium driven by Playwright) against the local
+gateway with the real handler and model: verdict, metadata and chart for real faces, the API's
+error for a text file named .jpg, the throttle's 429 with its countdown and the retry, a network
+failure's retry button, drag-drop and paste, and the in-browser limits. Screenshots of every state
+go to artifacts/screenshots/.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from gateway.apigw import Gateway, TokenBucket  # noqa: E402
+from gateway.server import load_handler, make_server  # noqa: E402
+from gateway.template import load_settings  # noqa: E402
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
+
+FACES = ROOT.parent / "shared" / "data" / "faces"
+SHOTS = ROOT / "artifacts" / "screenshots"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+
+
+def _faces(n_per_kind=1):
+    out = []
+    for kind in ("fake", "real"):
+        for group in ("ffhq-stylegan", "mesonet-df"):
+            files = sorted((FACES / group / kind).glob("*.jpg"))[:n_per_kind]
+            assert files, f"no faces in {FACES / group / kind}"
+            out += files
+    return out
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def browser():
+    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+        msg = f"Chromium missing at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def handler(model_path):
+    """functions/detect/app.py's lambda_handler with the test model and the template's environment."""
+    settings = load_settings(ROOT / "template.yaml")
+    saved = dict(os.environ)
+    try:
+        for k, v in settings.environment.items():
+            if k != "MODEL_PATH":
+                os.environ.setdefault(k, v)
+        os.environ["MODEL_PATH"] = str(model_path)
+        fn = load_handler(ROOT / "functions" / "detect" / "app.py")
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return fn
+
+
+class Live:
+    def __init__(self, handler, rate=None, burst=None):
+        self.settings = load_settings(ROOT / "template.yaml")
+        rate = self.settings.rate if rate is None else rate
+        burst = self.settings.burst if burst is None else burst
+        self.gateway = Gateway(handler=handler, settings=self.settings, bucket=TokenBucket(rate, burst))
+        self.httpd = make_server("127.0.0.1", 0, self.gateway)
+        self.url = "http://127.0.0.1:%d/" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def live(handler):
+    """A gateway on a free port with the template's throttle."""
+    lv = Live(handler)
+    yield lv
+    lv.close()
+
+
+@pytest.fixture
+def tight(handler):
+    """A gateway with a tiny throttle: one request, then one token every 2 s."""
+    lv = Live(handler, rate=0.5, burst=1)
+    yield lv
+    lv.close()
+
+
+@pytest.fixture
+def page_at(browser):
+    contexts = []
+
+    def open_page(url, width=1200, height=900):
+        ctx = browser.new_context(viewport={"width": width, "height": height})
+        contexts.append(ctx)
+        page = ctx.new_page()
+        page.set_default_timeout(30_000)
+        page.requests_seen = []
+        page.errors = []
+        page.on("request", lambda r: page.requests_seen.append(r.url))
+        page.on("pageerror", lambda e: page.errors.append(str(e)))
+        page.on("console", lambda m: m.type == "error" and "Failed to load resource" not in m.text
+                and page.errors.append(m.text))
+        page.goto(url)
+        return page
+
+    yield open_page
+    for ctx in contexts:
+        ctx.close()
+
+
+def shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def api_answer(live, data: bytes, mime="image/jpeg"):
+    body = json.dumps({"image": f"data:{mime};base64," + base64.b64encode(data).decode()}).encode()
+    req = urllib.request.Request(live.url + "predict", data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def only_local(page, live):
+    foreign = [u for u in page.requests_seen if not u.startswith((live.url, "data:", "blob:"))]
+    assert not foreign, f"requests to other origins: {foreign}"
+
+
+# --------------------------------------------------------------------------- tests
+def test_real_faces_give_verdict_bar_metadata_and_history_chart(page_at, live):
+    page = page_at(live.url)
+    assert page.title() == "Deepfake image detector"
+    faces = _faces()
+    for i, face in enumerate(faces, start=1):
+        page.set_input_files("#file", str(face))
+        page.wait_for_function(f"window.detectorPage.history().length === {i}")
+        page.wait_for_selector("[data-testid=verdict]")
+    results = page.evaluate("window.detectorPage.history()")
+    assert len(results) == len(faces)
+    # What the page shows is what the API answers for the same bytes.
+    status, direct = api_answer(live, faces[-1].read_bytes())
+    assert status == 200
+    last = results[-1]
+    assert last["fake_probability"] == direct["fake_probability"] and last["label"] == direct["label"]
+    assert page.inner_text("[data-testid=verdict] .badge") == direct["label"]
+    bar = page.locator("[data-testid=probability-bar]")
+    assert float(bar.get_attribute("aria-valuenow")) == pytest.approx(100 * direct["fake_probability"], abs=0.051)
+    marker_left = page.eval_on_selector("[data-testid=threshold-marker]", "e => e.style.left")
+    assert f"{100 * direct['threshold']}%" in marker_left
+    assert page.inner_text("[data-testid=confidence]") == f"{100 * direct['confidence']:.1f}%"
+    assert direct["model"]["name"] in page.inner_text("#result")
+    assert "inference" in page.inner_text("[data-testid=timings]")
+    meta = page.inner_text("[data-testid=metadata]")
+    assert "JPEG" in meta and f"{direct['metadata']['bytes']:,} bytes" in meta
+    assert f"{direct['metadata']['width']} × {direct['metadata']['height']} px" in meta
+    for label in ("Camera", "Software", "Generator hints", "Provenance", "Megapixels"):
+        assert label in meta
+    # History: one row (with a thumbnail) and one chart point per image, colours by verdict.
+    assert page.locator("#history li").count() == len(faces)
+    assert page.locator("#history li img").count() == len(faces)
+    assert page.locator("[data-testid=chart-point]").count() == len(faces)
+    assert page.locator("[data-testid=chart-threshold]").count() == 1
+    fakes = sum(r["label"] == "FAKE" for r in results)
+    assert page.locator("circle.pt-fake").count() == fakes
+    assert f"{len(faces)} images analysed: {fakes} FAKE" in page.text_content("#chart desc")
+    # Clicking an older row shows its result again.
+    page.locator("#history li button").last.click()
+    assert page.inner_text("[data-testid=verdict] .badge") == results[0]["label"]
+    assert not page.errors, page.errors
+    only_local(page, live)
+    shot(page, "result-desktop")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(300)  # the chart redraws for the narrower box
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling on a phone
+    shot(page, "result-phone")
+
+
+def test_text_file_named_jpg_shows_the_apis_error(page_at, live, tmp_path):
+    page = page_at(live.url)
+    text = b"These are notes, not a photo.\n" * 20
+    fake = tmp_path / "holiday.jpg"
+    fake.write_bytes(text)
+    status, direct = api_answer(live, text)
+    assert status == 415
+    page.set_input_files("#file", str(fake))
+    page.wait_for_selector("#alert:not([hidden])")
+    alert = page.inner_text("#alert")
+    assert direct["error"]["message"].rstrip(".") in alert
+    assert "HTTP 415" in alert and direct["error"]["code"] in alert
+    assert "Not an image" in page.inner_text("#alert-title")
+    assert page.locator("#retry").is_hidden()  # retrying the same bytes cannot help
+    assert "No result" in page.inner_text("#result")
+    assert any(u.endswith("/predict") for u in page.requests_seen)  # the API decided, not the page
+    shot(page, "error-not-an-image")
+
+
+def test_throttle_429_shows_countdown_then_the_retry_succeeds(page_at, tight):
+    page = page_at(tight.url)
+    statuses = []
+    page.on("response", lambda r: r.url.endswith("/predict") and statuses.append(r.status))
+    a, b = _faces()[:2]
+    page.set_input_files("#file", str(a))
+    page.wait_for_function("window.detectorPage.history().length === 1")
+    page.set_input_files("#file", str(b))  # the bucket is empty now
+    page.wait_for_selector("#countdown:not([hidden])")
+    assert "Too many requests" in page.inner_text("#alert-title")
+    countdown = page.inner_text("#countdown")
+    assert countdown.startswith("Retrying in ") and " s (retry 1 of 5)" in countdown
+    shot(page, "throttled-countdown")
+    page.wait_for_function("window.detectorPage.history().length === 2", timeout=40_000)
+    assert statuses[0] == 200 and 429 in statuses and statuses[-1] == 200
+    assert page.locator("#alert").is_hidden()
+    assert page.locator("[data-testid=chart-point]").count() == 2
+    shot(page, "throttled-then-succeeded")
+
+
+def test_network_failure_offers_retry(page_at, live):
+    page = page_at(live.url)
+    page.route("**/predict", lambda route: route.abort("connectionrefused"))
+    page.set_input_files("#file", str(_faces()[0]))
+    page.wait_for_selector("#retry:not([hidden])")
+    assert "Could not reach the API" in page.inner_text("#alert-title")
+    shot(page, "network-error")
+    page.unroute("**/predict")
+    page.click("#retry")
+    page.wait_for_function("window.detectorPage.history().length === 1")
+    assert page.locator("#alert").is_hidden()
+
+
+def test_drag_drop_and_paste(page_at, live):
+    page = page_at(live.url)
+    faces = _faces()[:2]
+    payloads = [base64.b64encode(f.read_bytes()).decode() for f in faces]
+    make_file = """([b64, name]) => {
+        const bin = atob(b64); const u8 = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) u8[i] = bin.charCodeAt(i);
+        const dt = new DataTransfer(); dt.items.add(new File([u8], name, {type: 'image/jpeg'})); return dt; }"""
+    dt = page.evaluate_handle(make_file, [payloads[0], faces[0].name])
+    page.dispatch_event("#drop", "dragover", {"dataTransfer": dt})
+    page.dispatch_event("#drop", "drop", {"dataTransfer": dt})
+    page.wait_for_function("window.detectorPage.history().length === 1")
+    page.evaluate("""([b64, name]) => {
+        const bin = atob(b64); const u8 = new Uint8Array(bin.length);
+        for (let i = 0; i < bin.length; i++) u8[i] = bin.charCodeAt(i);
+        const dt = new DataTransfer(); dt.items.add(new File([u8], name, {type: 'image/jpeg'}));
+        document.dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true}));
+    }""", [payloads[1], faces[1].name])
+    page.wait_for_function("window.detectorPage.history().length === 2")
+    names = page.inner_text("#history")
+    assert faces[0].name in names and faces[1].name in names
+
+
+def test_browser_checks_type_and_size_before_sending(page_at, live):
+    page = page_at(live.url)
+    limit = page.evaluate("window.detectorPage.config.maxImageBytes")
+    assert limit == live.settings.max_image_bytes  # from template.yaml via the gateway's config.js
+    page.set_input_files("#file", files=[{"name": "big.png", "mimeType": "image/png", "buffer": b"\0" * (limit + 1)}])
+    page.wait_for_selector("#alert:not([hidden])")
+    assert "Image too large" in page.inner_text("#alert-title") and "4.5 MB" in page.inner_text("#alert")
+    page.set_input_files("#file", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
+    assert "Not a supported image type" in page.inner_text("#alert-title")
+    assert not any(u.endswith("/predict") for u in page.requests_seen)
+    shot(page, "error-too-large-or-wrong-type")
+
+
+def test_accessibility_basics(page_at, live):
+    page = page_at(live.url, width=390, height=844)
+    assert page.get_attribute("#result", "aria-live") == "polite"
+    assert page.get_attribute("#status", "role") == "status"
+    assert page.get_attribute("#alert", "role") == "alert"
+    assert page.get_by_label("Choose an image").count() == 1  # the input has a label
+    page.keyboard.press("Tab")  # skip link
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "file"  # the picker is reachable by keyboard
+    for img in page.locator("img").all():
+        assert img.get_attribute("alt") is not None
+    shot(page, "empty-phone")
