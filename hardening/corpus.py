@@ -110,6 +110,10 @@ def cases() -> list[Case]:
     add(Case("exif_orientation_bogus", "EXIF orientation 99", 200, None, im.jpeg_with_exif(im.exif_orientation(99)), "image/jpeg"))
     add(Case("exif_orientation_6", "EXIF orientation 6 (rotate)", 200, None,
              im.jpeg_with_exif(im.exif_orientation(6)), "image/jpeg"))
+    add(Case("xmp_regex_bomb", "PNG with a 300 KB XMP packet of repeated 'DigitalSourceType ' (was 267 s)", 200, None,
+             im.png_with_xmp(b"DigitalSourceType " * 16_000), "image/png"))
+    add(Case("xmp_regex_bomb_tags", "PNG with a 1 MB XMP packet of repeated 'CreatorTool>'", 200, None,
+             im.png_with_xmp(b"CreatorTool>" * 90_000), "image/png"))
     add(Case("jpeg_3mb_app_segments", "tiny JPEG carrying 48 x 64 KB of APP15 junk", 200, None,
              im.jpeg_many_app_segments(48), "image/jpeg"))
 

@@ -177,6 +177,13 @@ def webp_declared_bomb(width: int = 16383, height: int = 16383) -> bytes:
     return bytes(data)
 
 
+def png_with_xmp(xmp_body: bytes) -> bytes:
+    """A small PNG carrying an XMP packet (iTXt "XML:com.adobe.xmp") right after IHDR."""
+    data = png(photo(64, 48))
+    chunk = png_chunk(b"iTXt", b"XML:com.adobe.xmp\x00\x00\x00\x00\x00" + xmp_body)
+    return data[:33] + chunk + data[33:]
+
+
 def apng(frames: int = 3) -> bytes:
     base = photo(100, 80)
     imgs = [Image.eval(base, lambda v, k=k: (v + 60 * k) % 256) for k in range(frames)]
