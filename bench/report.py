@@ -1,0 +1,140 @@
+"""Targets, the text table and the Markdown page (docs/bench.md) from a results dict."""
+from __future__ import annotations
+
+# (name, description, getter, comparison, limit)
+TARGETS = [
+    ("cold_start", "cold start p50 <= 100 ms (fresh process: spawn -> first answer)",
+     lambda r: r["cold_start"]["ours"]["wall_ms"]["p50"], "<=", 100.0, "ms"),
+    ("cold_start_speedup", "cold start >= 20x faster than the baseline (p50 / p50)",
+     lambda r: r["cold_start"]["ratio_wall_p50"], ">=", 20.0, "x"),
+    ("warm_1mp", "warm p50, 1 MP JPEG <= 8 ms",
+     lambda r: r["warm"]["ours"]["photo1mp"]["p50"], "<=", 8.0, "ms"),
+    ("warm_12mp", "warm p50, 12 MP JPEG <= 30 ms",
+     lambda r: r["warm"]["ours"]["photo12mp"]["p50"], "<=", 30.0, "ms"),
+    ("layer_size", "runtime layer <= 90 MB unzipped",
+     lambda r: r["size"]["layer_unzipped_mb"], "<=", 90.0, "MB"),
+    ("peak_rss", "peak RSS <= 120 MB over the warm requests",
+     lambda r: r["rss"]["ours"]["peak_mb"], "<=", 120.0, "MB"),
+]
+
+
+def check_targets(results: dict) -> list[dict]:
+    out = []
+    for name, text, get, op, limit, unit in TARGETS:
+        value = get(results)
+        met = value <= limit if op == "<=" else value >= limit
+        out.append({"name": name, "target": text, "value": value, "limit": limit, "op": op, "unit": unit,
+                    "met": bool(met), "detail": f"{value:g} {unit} {op} {limit:g} {unit}"})
+    return out
+
+
+def _rows(r: dict) -> list[tuple[str, str, str, str]]:
+    c, w, s, m = r["cold_start"], r["warm"], r["size"], r["rss"]
+    ms = lambda d: f"{d['p50']:.1f} / {d['p95']:.1f}"  # noqa: E731
+    rows = [
+        ("cold start, spawn -> first answer, p50 / p95 (ms)", ms(c["ours"]["wall_ms"]), ms(c["baseline"]["wall_ms"]),
+         f"{c['ratio_wall_p50']:.1f}x"),
+        ("  of which in-process import + load + answer, p50 (ms)", f"{c['ours']['in_process_ms']['p50']:.1f}",
+         f"{c['baseline']['in_process_ms']['p50']:.1f}",
+         f"{c['baseline']['in_process_ms']['p50'] / c['ours']['in_process_ms']['p50']:.1f}x"),
+        ("  CPU time of the whole process, p50 (ms)", f"{c['ours']['cpu_ms_process']['p50']:.0f}",
+         f"{c['baseline']['cpu_ms_process']['p50']:.0f}",
+         f"{c['baseline']['cpu_ms_process']['p50'] / c['ours']['cpu_ms_process']['p50']:.1f}x"),
+    ]
+    labels = {"face256": "256 px face", "photo1mp": "1 MP photo", "photo12mp": "12 MP photo"}
+    for n, label in labels.items():
+        rows.append((f"warm, event -> response, {label}, p50 / p95 (ms)", ms(w["ours"][n]), ms(w["baseline"][n]),
+                     f"{w['ratio_p50'][n]:.1f}x"))
+    rows += [
+        ("installed size, unzipped (MB)", f"{s['layer_unzipped_mb']:.1f} (layer)",
+         f"{s['baseline_site_packages_mb']:.0f} (site-packages)", f"{s['ratio_unzipped']:.1f}x"),
+        ("installed size, zipped (MB)", f"{s['layer_zipped_mb']:.1f} (layer zip)", "-", "-"),
+        (f"peak RSS, {m['requests']} warm requests (MB)", f"{m['ours']['peak_mb']:.0f}",
+         f"{m['baseline']['peak_mb']:.0f}", f"{m['ratio_peak']:.1f}x"),
+    ]
+    return rows
+
+
+def _tflite_rows(r: dict) -> list[tuple[str, str, str, str]]:
+    t = r["tflite"]
+    lat = t["latency_ms"]
+    return [
+        ("model invoke, 1 image, p50 / p95 (ms)", f"{lat['int8']['p50']:.2f} / {lat['int8']['p95']:.2f}",
+         f"{lat['float32']['p50']:.2f} / {lat['float32']['p95']:.2f}", f"{t['ratio_latency_p50']:.2f}x"),
+        (f"AUC, test split (n={t['auc']['n']})", f"{t['auc']['int8']:.4f}", f"{t['auc']['float32']:.4f}",
+         f"{t['auc']['int8'] - t['auc']['float32']:+.4f}"),
+        ("file size (KB)", f"{t['file_kb']['int8']:.0f}", f"{t['file_kb']['float32']:.0f}",
+         f"{t['file_kb']['float32'] / t['file_kb']['int8']:.1f}x"),
+        ("same label as the other", f"{t['agreement']['label'] * 100:.1f} %", "", ""),
+    ]
+
+
+def _text_table(header, rows) -> str:
+    widths = [max(len(str(x[i])) for x in [header] + rows) for i in range(4)]
+    line = lambda x: "  ".join(str(v).ljust(widths[i]) for i, v in enumerate(x))  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(x) for x in rows])
+
+
+def render_table(r: dict) -> str:
+    return "\n\n".join([
+        _text_table(("figure", "ours (Lambda, LiteRT int8)", "baseline (Flask, TF/Keras)", "baseline/ours"), _rows(r)),
+        _text_table(("TFLite, same serving wrapper", "int8", "float32", "float32/int8"), _tflite_rows(r)),
+    ])
+
+
+def _md_table(header, rows) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(str(v).strip() or " " for v in x) + " |" for x in rows]
+    return "\n".join(out)
+
+
+def render_markdown(r: dict) -> str:
+    mc = r["machine"]
+    mo = r["model"]
+    inputs = r["inputs"]
+    s = r["settings"]
+    lines = [
+        "## Performance",
+        "",
+        f"`make bench` ({r['mode']} run) on {r['date']}: {mc['cpu']}, {mc['cores']} cores, "
+        f"{mc.get('memory_gb', '?')} GB, CPython {mc['python']}, Linux {mc['kernel']}; load average "
+        f"{mc['load_average_start'][0]} at the start and {mc.get('load_average_end', ['?'])[0]} at the end. "
+        f"Model: {mo['name']} {mo['version']} (int8 `{mo['int8']}`, Keras `{mo['keras']}`)"
+        + ("" if mo["shipped"] else " - NOT the shipped model") + ".",
+        "",
+        _md_table(("figure", "ours: Lambda handler, LiteRT, int8", "baseline: Flask, TF/Keras", "baseline / ours"),
+                  _rows(r)),
+        "",
+        _md_table(("TFLite through the same serving wrapper", "int8", "float32", "float32 vs int8"), _tflite_rows(r)),
+        "",
+        "| target | value | result |",
+        "|---|---|---|",
+    ]
+    for t in r["targets"]:
+        lines.append(f"| {t['target']} | {t['value']:g} {t['unit']} | {'met' if t['met'] else '**missed**'} |")
+    lines += [
+        "",
+        "How it was measured (`bench/`):",
+        f"- Both stacks in the same run: {s['cold_runs']} cold starts each, alternating one for one; "
+        f"{s['warm_reps']} warm requests per image each, in alternating rounds; medians and nearest-rank p95.",
+        "- Ours: `functions/detect/app.py` as `sam build` builds it (function Makefile, runtime layer Makefile "
+        "with its trim), in a CPython 3.11 whose only packages are that layer, `OPENBLAS_NUM_THREADS=1` and "
+        "`MODEL_PATH` as in template.yaml; requests are API Gateway REST proxy events "
+        "(`events/make_events.py`, `image/jpeg` body, base64 as the gateway sends it).",
+        "- Baseline: `bench/baseline_app.py` in `.venv-baseline` (`bench/requirements-baseline.txt`): Flask, "
+        "TensorFlow/Keras imported at module scope, `load_model` of the same trained Keras model, "
+        "`model.predict` per request on a multipart upload, through Flask's WSGI stack (test client).",
+        "- Cold start: parent's clock from spawn to the child's answer line (exec, interpreter, imports, model "
+        "load, one request on the 256 px face); the in-process part is the child's own timestamps.",
+        "- Inputs: " + "; ".join(f"{k} {v['width']}x{v['height']} {v['bytes'] / 1e3:.0f} KB ({v['source']})"
+                                  for k, v in inputs.items()) + ".",
+        f"- Peak RSS: `ru_maxrss` of a fresh worker after {r['rss']['requests']} requests cycling the three images.",
+        "- Installed size: the built layer directory and its zip (deflate, as SAM zips) vs the baseline "
+        "virtualenv's site-packages.",
+        "- float32 vs int8: the Keras model converted without quantization (`bench/convert_float32.py`), both "
+        "run by `detector.model.Model` with LiteRT, one thread; AUC over the pooled test split.",
+        "",
+        "Raw figures: `bench/results.json`.",
+        "",
+    ]
+    return "\n".join(lines)
