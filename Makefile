@@ -110,6 +110,19 @@ $(FACE_MODELS) &: scripts/fetch_face_models.py | $(VENV)/.stamp
 	$(VPY) scripts/fetch_face_models.py
 	touch $(FACE_MODELS)
 face-models: $(FACE_MODELS)
+# The baseline this project replaces (Flask + full TensorFlow) lives in its own virtualenv.
+BASELINE_VENV := .venv-baseline
+$(BASELINE_VENV)/.stamp: bench/requirements-baseline.txt
+	$(PYTHON) -m venv $(BASELINE_VENV)
+	$(BASELINE_VENV)/bin/pip install -q -r bench/requirements-baseline.txt
+	touch $@
+bench-venv: $(BASELINE_VENV)/.stamp
+
+# make bench: both stacks side by side -> bench/results.json + docs/bench.md (run it on an idle machine).
+# make bench QUICK=1: few repetitions (CI) -> artifacts/bench/quick/. BENCH_ARGS: e.g. --model/--keras/--out.
+bench: venv bench-venv
+	$(VPY) -m bench $(if $(QUICK),--quick) $(BENCH_ARGS)
+.PHONY: bench-venv
 # the tests and the model layer (sam build copies layers/model) need them
 test sam-build: face-models
 .PHONY: face-models

@@ -50,10 +50,16 @@ def parse_args(argv=None):
     ap.add_argument("--warm-reps", type=int, default=None, help="timed requests per image per stack")
     ap.add_argument("--rss-requests", type=int, default=None)
     ap.add_argument("--auc-limit", type=int, default=None, help="test images per set (default all)")
-    ap.add_argument("--out", default=os.path.join(REPO, "bench", "results.json"))
-    ap.add_argument("--md", default=os.path.join(REPO, "docs", "bench.md"))
+    ap.add_argument("--out", default=None,
+                    help="results JSON (default bench/results.json; quick: artifacts/bench/quick/results.json)")
+    ap.add_argument("--md", default=None, help="Markdown table (default docs/bench.md; quick: beside --out)")
     args = ap.parse_args(argv)
     q = args.quick
+    if args.out is None:
+        args.out = os.path.join(REPO, "artifacts", "bench", "quick", "results.json") if q else \
+            os.path.join(REPO, "bench", "results.json")
+    if args.md is None:
+        args.md = os.path.join(os.path.dirname(args.out), "bench.md") if q else os.path.join(REPO, "docs", "bench.md")
     args.cold_runs = args.cold_runs or (2 if q else 21)
     args.warm_reps = args.warm_reps or (6 if q else 60)
     args.rss_requests = args.rss_requests or (30 if q else 200)
@@ -116,7 +122,7 @@ def main(argv=None) -> int:
     results["size"] = M.sizes(stacks)
 
     log(f"cold starts: {args.cold_runs} fresh processes per stack, interleaved")
-    results["cold_start"] = M.cold_starts(stacks, events, inputs, args.cold_runs, log)
+    results["cold_start"] = M.cold_starts(stacks, events, inputs, args.cold_runs, log, warmup=not args.quick)
 
     log(f"warm latency: {args.warm_reps} requests per image per stack, in alternating rounds")
     results["warm"] = M.warm_latency(stacks, events, inputs, args.warm_reps)

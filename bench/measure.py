@@ -256,12 +256,12 @@ def _cold_once(stack: Stack, request: str) -> dict:
     }
 
 
-def cold_starts(stacks: Stacks, events: dict, inputs: dict, runs: int, log) -> dict:
+def cold_starts(stacks: Stacks, events: dict, inputs: dict, runs: int, log, warmup: bool = True) -> dict:
     """Fresh processes, ours and the baseline alternating (order flipped every run); one untimed
     run of each first so both start from a warm page cache."""
     req = {"ours": events["face256"], "baseline": inputs["face256"]["path"]}
     pair = (stacks.ours, stacks.base)
-    for s in pair:
+    for s in pair if warmup else ():
         _cold_once(s, req[s.name])
     samples = {"ours": [], "baseline": []}
     for i in range(runs):
