@@ -482,8 +482,13 @@ def test_make_run_cli_prints_the_url_and_serves(model_path):
     proc = subprocess.Popen([sys.executable, "-m", "gateway", "--port", "0", "--rate", "5", "--burst", "7", "--quiet"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        line = proc.stdout.readline()
-        assert line.startswith("Deepfake detector: http://127.0.0.1:"), line + proc.stderr.read()
+        seen = []
+        for _ in range(50):  # the handler's own JSON log lines may come first
+            line = proc.stdout.readline()
+            seen.append(line)
+            if line.startswith("Deepfake detector: ") or not line:
+                break
+        assert line.startswith("Deepfake detector: http://127.0.0.1:"), "".join(seen)
         assert "throttle 5/s burst 7" in line and str(model_path) in line
         port = int(line.split("http://127.0.0.1:", 1)[1].split("/", 1)[0])
         status, _, body = request(port, "GET", "/")
