@@ -18,6 +18,7 @@ from detector.logs import JsonLogger  # noqa: E402
 
 LOG = JsonLogger(service="detect", level=os.environ.get("LOG_LEVEL", "INFO"))
 MODEL = None
+FACES = None
 DETECTOR = None
 MODEL_ERROR = None
 AUDIT = None
@@ -29,8 +30,12 @@ try:
     from detector.source import load_model
 
     MODEL = load_model(CONFIG)
+    from detector.faces import FaceDetector, face_model_dir
+
+    _FACE_DIR = face_model_dir(CONFIG.model_path, CONFIG.face_model_dir)
+    FACES = FaceDetector(_FACE_DIR) if _FACE_DIR else None
     DETECTOR = Detector(MODEL, max_bytes=CONFIG.max_image_bytes, max_pixels=CONFIG.max_image_pixels,
-                        min_side=CONFIG.min_side)
+                        min_side=CONFIG.min_side, faces=FACES)
     if CONFIG.audit_bucket:
         from detector.audit import AuditLog
 
@@ -60,7 +65,8 @@ def _predict(request):
         raise MODEL_ERROR
     max_bytes = CONFIG.max_image_bytes
     image = http.extract_image(request, max_bytes)
-    verdict = DETECTOR.analyze(image, request_id=request.request_id)
+    verdict = DETECTOR.analyze(image, request_id=request.request_id,
+                               explain=http.explain_requested(request))
     if AUDIT is not None:
         try:
             verdict_key = AUDIT.record(request.request_id, verdict, image)["verdict"]
@@ -73,7 +79,13 @@ def _predict(request):
 def _model_card():
     if MODEL is None:
         raise MODEL_ERROR
-    return MODEL.public_card()
+    card = MODEL.public_card()
+    if FACES is not None:
+        from detector.faces import describe
+
+        card["faces"] = describe()
+        card["verdict_rule"] = card["faces"]["verdict_rule"]
+    return card
 
 
 def lambda_handler(event, context):

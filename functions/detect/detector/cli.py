@@ -66,7 +66,16 @@ def main(argv=None) -> int:
     except DetectError as err:
         print(f"detect: {err.message} ({model_path})", file=sys.stderr)
         return 2
-    detector = Detector(model, max_bytes=args.max_bytes, max_pixels=args.max_pixels, min_side=DEFAULT_MIN_SIDE)
+    from .faces import FaceDetector, face_model_dir
+
+    faces_dir = face_model_dir(model_path, os.environ.get("FACE_MODEL_DIR"))
+    try:
+        faces = FaceDetector(faces_dir) if faces_dir else None
+    except DetectError as err:
+        print(f"detect: {err.message}", file=sys.stderr)
+        return 2
+    detector = Detector(model, max_bytes=args.max_bytes, max_pixels=args.max_pixels, min_side=DEFAULT_MIN_SIDE,
+                        faces=faces)
 
     failures = 0
     rows = []

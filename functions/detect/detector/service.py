@@ -22,9 +22,13 @@ class Detector:
     max_bytes: int = 4_500_000
     max_pixels: int = DEFAULT_MAX_PIXELS
     min_side: int = DEFAULT_MIN_SIDE
+    faces: object | None = None  # detector.faces.FaceDetector: judge faces, not frames
 
-    def analyze(self, data: bytes, *, request_id: str | None = None) -> dict:
+    def analyze(self, data: bytes, *, request_id: str | None = None, explain: bool = False) -> dict:
         """One image's bytes → the 200 answer of ``POST /predict`` (``timings_ms`` included).
+
+        With a face detector (``faces``) the answer lists the faces and the verdict is the
+        most-fake face's (detector/faces.py); ``explain`` adds an occlusion map of the judged crop.
 
         Raises ``PayloadTooLarge`` (413), ``UnsupportedMediaType`` (415), ``UnprocessableImage`` (422).
         """
@@ -37,7 +41,12 @@ class Detector:
             # Register the WebP plugin directly: otherwise Image.open's lookup runs Image.init(),
             # importing all ~40 Pillow plugins on the first WebP request of a sandbox.
             from PIL import WebPImagePlugin  # noqa: F401
-        img = decode_image(data, self.model.spec, max_pixels=self.max_pixels, min_side=self.min_side)
+        decode_spec = self.model.spec
+        if self.faces is not None:  # face crops need more pixels than the model input
+            from .faces import face_decode_spec
+
+            decode_spec = face_decode_spec(self.model.spec)
+        img = decode_image(data, decode_spec, max_pixels=self.max_pixels, min_side=self.min_side)
         fmt = img.format or sniff_format(data)
         width, height = getattr(img, "source_size", None) or img.size
         try:
@@ -46,13 +55,20 @@ class Detector:
             orientation = 1
         if orientation in (5, 6, 7, 8):  # shown rotated by 90°: report what a viewer displays
             width, height = height, width
+        judged = None
         try:
-            x = preprocess(img, self.model.spec)
+            if self.faces is None:
+                x = preprocess(img, self.model.spec)
+            else:
+                from .faces import judge_upload
+
+                judged = judge_upload(self, data, img, (width, height))
+                x = judged["input"]
         except (OSError, ValueError, SyntaxError) as exc:  # e.g. a frame that fails on conversion
             raise UnprocessableImage(f"The {fmt} file could not be converted: {type(exc).__name__}.",
                                      code="corrupt_image")
         t1 = time.perf_counter()
-        p_fake = self.model.probability(x)
+        p_fake = self.model.probability(x) if judged is None else judged["fake_probability"]
         t2 = time.perf_counter()
         metadata = meta.extract(img, data, fmt, width=width, height=height)
         p_fake = round(p_fake, 6)
@@ -71,6 +87,20 @@ class Detector:
         }
         t3 = time.perf_counter()
         verdict["timings_ms"]["metadata"] = _ms(t3 - t2)
+        if judged is not None:
+            verdict["faces"] = judged["faces"]
+            verdict["verdict_source"] = judged["verdict_source"]
+            timings = verdict["timings_ms"]
+            timings["faces"] = _ms(judged["seconds"]["faces"])
+            timings["inference"] = _ms(judged["seconds"]["inference"])
+            timings["decode"] = _ms(max(0.0, t1 - t0 - judged["seconds"]["faces"] - judged["seconds"]["inference"]))
+            if explain:
+                from .explain import occlusion_map
+
+                verdict["explain"] = {"face": judged["verdict_source"]["face"], **occlusion_map(self.model, x)}
+                t4 = time.perf_counter()
+                timings["explain"] = _ms(t4 - t3)
+                t3 = t4
         verdict["timings_ms"]["total"] = _ms(t3 - t0)
         if request_id is not None:
             verdict["request_id"] = request_id
