@@ -263,7 +263,7 @@
       state.controller = null;
       var rtt = performance.now() - t0;
       if (r.res.ok && r.data && typeof r.data.fake_probability === "number") return done(job, r.data, rtt);
-      if (r.res.status === 429) return throttled(job);
+      if (r.res.status === 429) return throttled(job, r.data, r.res.headers.get("Retry-After"));
       apiError(job, r.res.status, r.data, r.text);
     }).catch(function (err) {
       clearTimeout(timeout);
@@ -279,17 +279,29 @@
     });
   }
 
-  function throttled(job) {
+  function throttled(job, data, retryAfter) {
     idle();
+    var err = (data && data.error) || {};
+    var said = err.message || (data && data.message) || "";
+    // API Gateway's own throttle says just "Too Many Requests"; a WAF rate rule or a quota says more.
+    var detail = said && !/^too many requests\.?$/i.test(said) ? " The service says: \u201c" + said + "\u201d" : "";
+    if (err.code === "quota_exceeded") {
+      showAlert("Daily quota used up", "This API key has used its requests for today; retrying now cannot help." + detail +
+        " (HTTP 429, quota_exceeded)", { warn: true });
+      resetResult("No result for \u201c" + job.name + "\u201d: see the message under the image.");
+      return;
+    }
     if (job.attempt >= CFG.maxRetries) {
       showAlert("Too many requests", "The service is still busy after " + CFG.maxRetries +
         " retries. Wait a moment, then try again.", { warn: true, retry: function () { job.attempt = 0; analyse(job); } });
       return;
     }
     var delay = Math.min(CFG.backoffMaxMs, CFG.backoffBaseMs * Math.pow(2, job.attempt));
+    var ra = Number(retryAfter);  // seconds, when the answer says (e.g. the WAF's rate rule)
+    if (retryAfter && isFinite(ra) && ra > 0) delay = Math.max(delay, Math.min(ra, 300) * 1000);
     job.attempt += 1;
     showAlert("Too many requests", "The service is receiving more requests than it accepts right now. " +
-      "Your image will be sent again automatically.", {
+      "Your image will be sent again automatically." + detail, {
         warn: true, cancel: true,
         retry: function () { stopCountdown(); analyse(job); }, retryLabel: "Retry now",
       });

@@ -323,3 +323,41 @@ def test_progress_is_visible_while_the_api_works(page_at, live):
     held[0].continue_()
     wait_history(page, 1)
     assert page.inner_text("#status") == "" and page.get_attribute("#result", "aria-busy") is None
+
+
+def _template_bodies():
+    from gateway import cfnyaml
+
+    tpl = cfnyaml.load(ROOT / "template.yaml")
+    res = tpl["Resources"]
+    waf = res["WebAcl"]["Properties"]
+    rule = next(r for r in waf["Rules"] if r["Name"] == "UploadsPerIp")
+    waf_resp = rule["Action"]["Block"]["CustomResponse"]
+    retry_after = next(h["Value"] for h in waf_resp["ResponseHeaders"] if h["Name"] == "Retry-After")
+    waf_body = waf["CustomResponseBodies"][waf_resp["CustomResponseBodyKey"]]["Content"]
+    api = next(r["Properties"] for r in res.values() if r["Type"] == "AWS::Serverless::Api")
+    quota = api["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]["QUOTA_EXCEEDED"]
+    quota_body = quota["responseTemplates"]["application/json"].replace(
+        "$context.error.messageString", '"Limit Exceeded"')
+    return waf_body, retry_after, quota_body
+
+
+def test_waf_429_retry_after_and_quota_429(page_at, live):
+    """The deployed stack's other 429s (template.yaml's WAF rate rule and API-key quota bodies)."""
+    waf_body, retry_after, quota_body = _template_bodies()
+    page = page_at(live.url)
+    page.route("**/predict", lambda route: route.fulfill(
+        status=429, body=waf_body, headers={"Content-Type": "application/json", "Retry-After": retry_after}))
+    page.set_input_files("#file", str(_faces()[0]))
+    page.wait_for_selector("#countdown:not([hidden])")
+    assert f"Retrying in {int(retry_after)} s" in page.inner_text("#countdown")  # Retry-After wins over 1 s
+    assert json.loads(waf_body)["error"]["message"] in page.inner_text("#alert")
+    page.unroute("**/predict")
+    page.click("#retry")  # "Retry now"
+    wait_history(page, 1)
+    page.route("**/predict", lambda route: route.fulfill(
+        status=429, body=quota_body, headers={"Content-Type": "application/json"}))
+    page.set_input_files("#file", str(_faces()[1]))
+    page.wait_for_selector("#alert:not([hidden])")
+    assert "Daily quota used up" in page.inner_text("#alert-title")
+    assert page.locator("#countdown").is_hidden() and page.locator("#retry").is_hidden()
