@@ -498,3 +498,24 @@ def test_make_run_cli_prints_the_url_and_serves(model_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_chunked_request_body_is_reassembled(http_gateway):
+    gw, rec, port = http_gateway
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    parts = [b"\xff\xd8\xff", b"\x00" * 5000, b"end"]
+    conn.request("POST", "/predict", body=iter(parts), headers={"Content-Type": "image/jpeg"}, encode_chunked=True)
+    resp = conn.getresponse()
+    resp.read()
+    conn.close()
+    assert resp.status == 200
+    assert base64.b64decode(rec.events[-1][0]["body"]) == b"".join(parts)
+
+
+def test_gateway_needs_only_the_standard_library():
+    """`make run` has only the runtime requirements: the gateway itself must import nothing else."""
+    code = ("import sys; import gateway.server, gateway.apigw, gateway.template, gateway.cfnyaml; "
+            "print('\\n'.join(sorted({m.split('.')[0] for m in sys.modules})))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    foreign = [m for m in out.split() if m not in sys.stdlib_module_names and m != "gateway" and not m.startswith("_")]
+    assert not foreign, foreign
