@@ -77,6 +77,10 @@ def config_js(settings) -> str:
     return "window.DETECTOR_CONFIG = " + json.dumps(cfg, indent=2) + ";\n"
 
 
+class BadLength(ValueError):
+    """A Content-Length that is not a non-negative integer (API Gateway's edge answers 400)."""
+
+
 class Handler(BaseHTTPRequestHandler):
     server_version = "detector-gateway/1.0"
     protocol_version = "HTTP/1.1"
@@ -120,7 +124,12 @@ class Handler(BaseHTTPRequestHandler):
                     return None, len(data) + size, True
                 data += self.rfile.read(size)
                 self.rfile.readline(1024)
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError(length)
+        except ValueError:
+            raise BadLength() from None
         if length > limit:
             self.close_connection = True  # don't read 10+ MB we will refuse
             return None, length, True
@@ -160,6 +169,9 @@ class Handler(BaseHTTPRequestHandler):
             resp = self.gateway.invoke(method=method, target=self.path, headers=list(self.headers.items()),
                                        body=body, source_ip=self.client_address[0], content_length=length)
             self._send(resp, head_only)
+        except BadLength:
+            self.close_connection = True
+            self._send(HttpResponse(400, [("Content-Type", "application/json")], b'{"message": "Bad Request"}'))
         except (BrokenPipeError, ConnectionResetError):
             pass
         except Exception:

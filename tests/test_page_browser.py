@@ -104,8 +104,9 @@ def live(handler):
 
 @pytest.fixture
 def tight(handler):
-    """A gateway with a tiny throttle: one request, then one token every 2 s."""
-    lv = Live(handler, rate=0.5, burst=1)
+    """A gateway with a tiny throttle: one request, then one token every 5 s (so a slow first
+    answer cannot refill the bucket before the second upload)."""
+    lv = Live(handler, rate=0.2, burst=1)
     yield lv
     lv.close()
 

@@ -519,3 +519,14 @@ def test_gateway_needs_only_the_standard_library():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     foreign = [m for m in out.split() if m not in sys.stdlib_module_names and m != "gateway" and not m.startswith("_")]
     assert not foreign, foreign
+
+
+def test_bad_content_length_is_400_not_a_crash(http_gateway):
+    gw, rec, port = http_gateway
+    for value in (b"abc", b"-5"):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: " + value + b"\r\n\r\n")
+        data = sock.recv(65536)
+        sock.close()
+        assert data.startswith(b"HTTP/1.1 400"), data
+    assert rec.events == []
