@@ -473,11 +473,11 @@ def test_start_api_errors_are_json_4xx(sam_api):
 # ---- the page, served statically, against the sam start-api URL ----------------------------------
 @contextlib.contextmanager
 def serve_frontend(api_base: str):
-    """frontend/ over http.server on 127.0.0.1, with a config.js pointing the page at `api_base`, and
-    the API's origin allowed in the page's CSP connect-src (as a deployment to another origin must)."""
-    config = f"window.DETECTOR_CONFIG = {{ apiBase: {json.dumps(api_base)} }};\n".encode()
-    index = (ROOT / "frontend" / "index.html").read_text()
-    index = index.replace("connect-src 'self'", f"connect-src 'self' {api_base}").encode()
+    """frontend/ over http.server on 127.0.0.1 as `make publish` deploys it (scripts/publish.py's
+    config.js and CSP widening), with the API base pointing at `api_base` (sam local start-api)."""
+    publish = _load("sam_publish", SCRIPTS / "publish.py")
+    config = publish.config_script({"ApiUrl": api_base + "/"}, {}, "sam-local").encode()
+    index = publish.widen_csp((ROOT / "frontend" / "index.html").read_text(), api_base).encode()
     replaced = {"/config.js": (config, "text/javascript"), "/index.html": (index, "text/html; charset=utf-8"),
                 "/": (index, "text/html; charset=utf-8")}
 
@@ -509,9 +509,12 @@ def serve_frontend(api_base: str):
 
 
 def launch_chromium(playwright):
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    require(chromium is not None, "Chromium missing (apt-get install chromium)")
-    return playwright.chromium.launch(executable_path=chromium, headless=True)
+    """Debian's Chromium, launched as the page tests do (tests/test_page_browser.py)."""
+    chromium = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+    require(bool(shutil.which(chromium)), f"Chromium missing at {chromium} (apt-get install chromium)")
+    return playwright.chromium.launch(executable_path=chromium, headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"])
 
 
 @pytest.mark.docker
