@@ -61,7 +61,8 @@ fi
 command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || {
     say "debootstrap is not installed (apt-get install debootstrap)" >&2; exit 1; }
 MIRROR=${SAM_IMAGE_MIRROR:-$("$PYTHON" "$HERE/scripts/apt_mirror.py" --suite "$SUITE")}
-MIRROR_HOST=$(echo "$MIRROR" | sed -E 's#^[a-z]+:/+##; s#[/:].*##')
+MIRROR_HOST=   # what must not remain in the image (a file: mirror has no host)
+case $MIRROR in http://* | https://* | ftp://*) MIRROR_HOST=$(echo "$MIRROR" | sed -E 's#^[a-z]+://##; s#[/:].*##') ;; esac
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sam-image.XXXXXX")
 ROOT="$WORK/rootfs"
@@ -102,7 +103,8 @@ $SUDO rm -rf "$ROOT"/usr/share/{doc,man,info,locale,lintian,linda}/* "$ROOT"/var
 printf '%s\n' "# No package sources: this image is built offline by scripts/build-sam-image.sh." \
     | $SUDO tee "$ROOT/etc/apt/sources.list" >/dev/null
 $SUDO find "$ROOT" -xdev -name __pycache__ -type d -prune -exec rm -rf {} +
-if $SUDO grep -rlF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev "$MIRROR_HOST" "$ROOT" >"$WORK/leaks"; then
+if [ -n "$MIRROR_HOST" ] && \
+   $SUDO grep -rlF --exclude-dir=proc --exclude-dir=sys --exclude-dir=dev "$MIRROR_HOST" "$ROOT" >"$WORK/leaks"; then
     say "the mirror host still appears in:" >&2; sed "s#^$ROOT##" "$WORK/leaks" >&2; exit 1
 fi
 

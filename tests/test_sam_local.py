@@ -254,6 +254,9 @@ def test_built_runtime_layer_needs_no_glibc_newer_than_aws(sam_build):
     for package in ("ai_edge_litert", "numpy", "PIL"):
         assert f"{package}/" in names, f"no shared objects of {package} in the built layer: {files[:10]}"
     assert any(n.version.startswith("GLIBC_") for n in needs)
+    # native code anywhere else in the package (function code, model layer) must fit as well
+    for other in ("DetectFunction", "ModelLayer"):
+        bad += glibc_check.check(sam_build / other)[2]
     report = "\n".join(f"{n.path} needs {n.version} ({n.library})" for n in bad)
     assert not bad, f"would fail on AWS Lambda python3.11 (Amazon Linux 2, glibc 2.26):\n{report}"
 
