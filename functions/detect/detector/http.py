@@ -19,6 +19,22 @@ from dataclasses import dataclass, field
 
 from .errors import BadRequest, DetectError, PayloadTooLarge, UnsupportedMediaType
 
+try:  # SIMD base64 (make bench: the stdlib took ~1/3 of a 12 MP request; this is ~20x faster)
+    from pybase64 import b64decode as _simd_b64decode
+except ImportError:  # pragma: no cover - the layer and .venv install it; stay correct without
+    _simd_b64decode = None
+
+
+def b64decode(data, *, validate: bool) -> bytes:
+    """``base64.b64decode`` with the same results: the SIMD decoder answers only for strictly valid
+    base64 (where every decoder agrees); anything else goes to the stdlib, which decides."""
+    if _simd_b64decode is not None:
+        try:
+            return _simd_b64decode(data, validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            pass
+    return base64.b64decode(data, validate=validate)
+
 JSON_TYPES = ("application/json",)
 # Raw-body form: these (and image/*) reach the function intact (the API's binary media types).
 RAW_TYPES = ("application/octet-stream",)
@@ -84,7 +100,7 @@ def parse_event(event: dict, context=None) -> Request:
         body = b""
     elif event.get("isBase64Encoded"):
         try:
-            body = base64.b64decode(raw, validate=False)
+            body = b64decode(raw, validate=False)
         except (binascii.Error, ValueError, TypeError):
             raise BadRequest("The gateway's base64 body could not be decoded.", code="invalid_base64")
     elif isinstance(raw, bytes):
@@ -148,7 +164,7 @@ def decode_base64_image(text: str, max_bytes: int) -> bytes:
         text = text.translate(str.maketrans("-_", "+/"))
     text += "=" * (-len(text) % 4)
     try:
-        data = base64.b64decode(text, validate=True)
+        data = b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest('"image" is not valid base64.', code="invalid_base64")
     if not data:
