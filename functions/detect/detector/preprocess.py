@@ -6,6 +6,7 @@ resize filter, scale) comes from the model card's ``input`` block, never from co
 """
 from __future__ import annotations
 
+import importlib
 import io
 from dataclasses import dataclass
 
@@ -126,6 +127,24 @@ def sniff_format(data: bytes) -> str | None:
 
 
 # --------------------------------------------------------------------------- decoding
+_PLUGINS = {"JPEG": "JpegImagePlugin", "PNG": "PngImagePlugin", "WEBP": "WebPImagePlugin",
+            "GIF": "GifImagePlugin", "BMP": "BmpImagePlugin"}
+
+
+def _load_plugin(fmt: str) -> None:
+    """Import only the sniffed format's Pillow plugin (make bench, cold start).
+
+    Given bytes (no file name to choose by), ``Image.open`` first imports the BMP, GIF, JPEG, PPM
+    and PNG plugins (``Image.preinit``; GIF pulls in ``subprocess``): over half of a sandbox's
+    first request. The format is known here, so register just its plugin and mark that step done;
+    Pillow's full ``Image.init`` still runs for anything not registered (e.g. saving another format).
+    """
+    if fmt not in Image.OPEN:
+        importlib.import_module(f"PIL.{_PLUGINS[fmt]}")
+    if Image._initialized < 1:
+        Image._initialized = 1
+
+
 def decode_image(
     data: bytes,
     spec: InputSpec,
@@ -146,6 +165,7 @@ def decode_image(
             f"{fmt} images are not supported; send JPEG, PNG, WebP, GIF or BMP.",
             code="unsupported_format",
         )
+    _load_plugin(fmt)
     try:
         img = Image.open(io.BytesIO(data), formats=[fmt])
     except Image.DecompressionBombError:
