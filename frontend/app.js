@@ -271,6 +271,7 @@
       state.controller = null;
       idle();
       if (err && err.name === "AbortError" && !timedOut) return;
+      resetResult("No result yet for \u201c" + job.name + "\u201d: see the message under the image.");
       showAlert(timedOut ? "The API did not answer" : "Could not reach the API",
         timedOut ? "No answer within " + Math.round(CFG.requestTimeoutMs / 1000) + " s. Check your connection and try again."
                  : "A network error stopped the request (" + (PREDICT_URL.indexOf("http") === 0 ? new URL(PREDICT_URL).host : location.host) +
@@ -292,6 +293,7 @@
       return;
     }
     if (job.attempt >= CFG.maxRetries) {
+      resetResult("No result yet for \u201c" + job.name + "\u201d: see the message under the image.");
       showAlert("Too many requests", "The service is still busy after " + CFG.maxRetries +
         " retries. Wait a moment, then try again.", { warn: true, retry: function () { job.attempt = 0; analyse(job); } });
       return;

@@ -254,6 +254,7 @@ def test_network_failure_offers_retry(page_at, live):
     page.set_input_files("#file", str(_faces()[0]))
     page.wait_for_selector("#retry:not([hidden])")
     assert "Could not reach the API" in page.inner_text("#alert-title")
+    assert "No result yet" in page.inner_text("#result")
     shot(page, "network-error")
     page.unroute("**/predict")
     page.click("#retry")
