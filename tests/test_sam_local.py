@@ -309,6 +309,64 @@ def test_image_is_a_lambda_python311_base_without_mirror_traces(lambda_image):
         assert leak.returncode == 0, f"the image names the mirror {host}: {leak.stdout[:500]}{leak.stderr[:500]}"
 
 
+PROBE_TEMPLATE = """\
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Probe:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.11
+      Architectures: [x86_64]
+      Handler: probe.handler
+      CodeUri: fn/
+      Timeout: 30
+      Layers: [!Ref ProbeLayer]
+  ProbeLayer:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: layer/
+"""
+PROBE_CODE = """\
+import json, locale, os, sys
+import layermod, shadowed
+
+def handler(event, context):
+    return {"path": sys.path[:4], "layer": layermod.WHERE, "shadowed": shadowed.WHERE,
+            "version": list(sys.version_info[:2]), "cwd": os.getcwd(), "echo": event,
+            "encoding": locale.getpreferredencoding(), "function": context.function_name,
+            "remaining_ms": context.get_remaining_time_in_millis(),
+            "env": {k: os.environ.get(k) for k in ("AWS_EXECUTION_ENV", "LAMBDA_TASK_ROOT",
+                    "LAMBDA_RUNTIME_DIR", "LANG", "AWS_LAMBDA_FUNCTION_NAME")}}
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_image_keeps_the_python311_runtime_contract(lambda_image, tmp_path):
+    """A probe function with a layer, invoked by SAM on the image: import order (function code,
+    then /opt/python, then the runtime), environment, context and UTF-8 as on AWS."""
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "layer" / "python").mkdir(parents=True)
+    (tmp_path / "template.yaml").write_text(PROBE_TEMPLATE)
+    (tmp_path / "fn" / "probe.py").write_text(PROBE_CODE)
+    (tmp_path / "fn" / "shadowed.py").write_text("WHERE = 'function'\n")
+    (tmp_path / "layer" / "python" / "layermod.py").write_text("WHERE = 'layer'\n")
+    (tmp_path / "layer" / "python" / "shadowed.py").write_text("WHERE = 'layer'\n")
+    (tmp_path / "event.json").write_text(json.dumps({"ping": "é"}))
+    proc = subprocess.run([str(SAM_SH), "local", "invoke", "Probe", "-t", str(tmp_path / "template.yaml"),
+                           "-e", str(tmp_path / "event.json"), "--skip-pull-image"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
+    assert out["path"] == ["/var/task", "/opt/python/lib/python3.11/site-packages", "/opt/python", "/var/runtime"]
+    assert (out["layer"], out["shadowed"]) == ("layer", "function")  # the function's code wins
+    assert out["version"] == [3, 11] and out["cwd"] == "/var/task" and out["echo"] == {"ping": "é"}
+    assert out["encoding"].upper().replace("-", "") == "UTF8"
+    assert out["function"] == "Probe" and 0 < out["remaining_ms"] <= 30_000
+    assert out["env"]["LAMBDA_TASK_ROOT"] == "/var/task" and out["env"]["LAMBDA_RUNTIME_DIR"] == "/var/runtime"
+    assert out["env"]["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.11"
+
+
 def _invoke(build: Path, event: Path) -> tuple[dict, str]:
     proc = subprocess.run([str(SAM_SH), "local", "invoke", "DetectFunction", "-t", str(build / "template.yaml"),
                            "-e", str(event), "--skip-pull-image"],
