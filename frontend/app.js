@@ -171,9 +171,10 @@
     }
     var name = file.name && file.name !== "image.png" ? file.name : (source === "clipboard" ? "pasted image" : file.name || "image");
     var url = URL.createObjectURL(file);
-    showPreview(url, name + " \u00b7 " + (TYPES[mimeOf(file)] || mimeOf(file)) + " \u00b7 " + bytes(file.size));
+    var caption = name + " \u00b7 " + (TYPES[mimeOf(file)] || mimeOf(file)) + " \u00b7 " + bytes(file.size);
+    showPreview(url, caption);
     resetResult("Waiting for the analysis of \u201c" + name + "\u201d\u2026");
-    var job = { id: ++state.seq, file: file, name: name, url: url, dataUrl: null, attempt: 0 };
+    var job = { id: ++state.seq, file: file, name: name, url: url, caption: caption, dataUrl: null, attempt: 0 };
     state.job = job;
     busy("Reading the image\u2026");
     readAsDataURL(file).then(function (dataUrl) {
@@ -350,7 +351,7 @@
   function done(job, data, rtt) {
     idle();
     hideAlert();
-    var entry = { id: job.id, name: job.name, url: job.url, thumb: null, result: data, rttMs: rtt, at: new Date() };
+    var entry = { id: job.id, name: job.name, url: job.url, caption: job.caption, thumb: null, result: data, rttMs: rtt, at: new Date() };
     state.history.push(entry);
     state.selected = entry;
     renderResult(entry);
@@ -525,7 +526,7 @@
         h("span", { class: "pill " + (fake ? "fake" : "real"), text: fake ? "FAKE" : "REAL" }));
       btn.addEventListener("click", function () {
         state.selected = e;
-        showPreview(e.url, e.name);
+        showPreview(e.url, e.caption || e.name);
         renderResult(e);
         renderMeta(d);
         renderHistory();

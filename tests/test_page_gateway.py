@@ -474,6 +474,12 @@ def test_real_handler_through_the_gateway(real_gateway):
     assert status == 415 and json.loads(body)["error"]["code"] == "not_an_image"
     status, _, body = request(port, "GET", "/model")
     assert status == 200 and json.loads(body)["name"] == ans["model"]["name"]
+    # A browser's CORS preflight (the published page calls the API cross-origin).
+    status, headers, _ = request(port, "OPTIONS", "/predict", headers={
+        "Origin": "https://d111111abcdef8.cloudfront.net", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type"})
+    assert status in (200, 204) and headers.get("access-control-allow-origin")
+    assert "POST" in headers.get("access-control-allow-methods", "")
 
 
 def test_make_run_cli_prints_the_url_and_serves(model_path):
