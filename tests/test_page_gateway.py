@@ -536,3 +536,18 @@ def test_bad_content_length_is_400_not_a_crash(http_gateway):
         sock.close()
         assert data.startswith(b"HTTP/1.1 400"), data
     assert rec.events == []
+
+
+def test_make_run_passes_port_and_throttle_and_uses_only_the_run_venv():
+    out = subprocess.run(["make", "-n", "-W", ".venv-run/.stamp", "run", "PORT=8080", "RATE=5", "BURST=10"],
+                         cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    cmd = out.replace("\\\n", " ")
+    line = next(ln for ln in cmd.splitlines() if "-m gateway" in ln)
+    assert ".venv-run/bin/python -m gateway" in line
+    assert "--port 8080" in line and "--rate 5" in line and "--burst 10" in line
+    assert f'MODEL_PATH="{ROOT / "layers" / "model" / "model.tflite"}"' in line
+    default = subprocess.run(["make", "-n", "-W", ".venv-run/.stamp", "run"], cwd=ROOT, capture_output=True,
+                             text=True, check=True, env={k: v for k, v in os.environ.items()
+                                                         if k not in ("PORT", "RATE", "BURST", "MODEL_PATH")}).stdout
+    default = default.replace("\\\n", " ")
+    assert "--port 3000" in default and "--rate" not in default and "--burst" not in default
