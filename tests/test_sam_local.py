@@ -233,6 +233,8 @@ def test_glibc_scanner_flags_needs_newer_than_amazon_linux_2(tmp_path):
 def sam_build(tmp_path_factory):
     """`sam build` of the real template into a temporary build dir; returns that dir."""
     require(SAM_BIN.exists(), f"SAM CLI missing at {SAM_BIN} (make sam-venv)")
+    require((ROOT / "layers" / "model" / "model.tflite").is_file(), "no layers/model/model.tflite to build the "
+            "model layer from (make model)")
     out = tmp_path_factory.mktemp("sam")
     build = out / "build"
     t0 = time.monotonic()
