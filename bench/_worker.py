@@ -39,8 +39,9 @@ def _quiet_stdout(log_path):
     return proto
 
 
-def run(t0: float, prepare, import_service, call):
-    """``prepare(path) -> request``, ``import_service() -> None``, ``call(request) -> (status, body)``."""
+def run(t0: float, prepare, import_service, call, extra=None):
+    """``prepare(path) -> request``, ``import_service() -> None``, ``call(request) -> (status, body)``;
+    ``extra``: {op: fn(request, cmd) -> dict} for stack-specific commands."""
     mode = sys.argv[1]
     proto = _quiet_stdout(os.environ.get("BENCH_WORKER_LOG"))
     if mode == "cold":
@@ -89,6 +90,8 @@ def run(t0: float, prepare, import_service, call):
             out = {"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "rss_kb": _rss_now_kb()}
         elif op == "quit":
             break
+        elif extra and op in extra:
+            out = extra[op](requests[cmd["name"]], cmd)
         else:
             out = {"error": f"unknown command {op}"}
         proto.write(json.dumps(out) + "\n")

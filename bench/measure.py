@@ -331,6 +331,8 @@ def warm_latency(stacks: Stacks, events: dict, inputs: dict, reps: int) -> dict:
                     got = w.ask(cmd="time", name=n, n=k)
                     ms[w.stack.name][n] += got["ms"]
                     errors += got["errors"]
+        stages = {n: {k: round(v, 2) for k, v in workers[0].ask(cmd="stages", name=n, n=max(5, reps // 2)).items()}
+                  for n in IMAGES}
     finally:
         for w in workers:
             w.close()
@@ -340,6 +342,7 @@ def warm_latency(stacks: Stacks, events: dict, inputs: dict, reps: int) -> dict:
     for name in ms:
         out[name] = {n: summary(ms[name][n], 2) for n in IMAGES}
     out["ratio_p50"] = {n: round(out["baseline"][n]["p50"] / out["ours"][n]["p50"], 1) for n in IMAGES}
+    out["ours_stages_ms"] = stages
     out["answers"] = {name: {n: {"label": a["label"], "fake_probability": a["fake_probability"]}
                              for n, a in per_img.items()} for name, per_img in answers.items()}
     return out

@@ -69,6 +69,18 @@ def _tflite_rows(r: dict) -> list[tuple[str, str, str, str]]:
     ]
 
 
+STAGES = (("parse_event_base64", "event parse + base64 body"), ("decode_jpeg", "JPEG decode (draft: DCT-scaled)"),
+          ("preprocess", "EXIF, RGB, resize to 256x256, scale"), ("model", "LiteRT int8 invoke + calibration"),
+          ("rest", "the rest (metadata, response JSON, log line)"), ("handler_total", "whole handler"))
+
+
+def _stage_rows(r: dict) -> list[tuple[str, str, str, str]]:
+    st = r["warm"].get("ours_stages_ms")
+    if not st:
+        return []
+    return [(label, *(f"{st[n][key]:.2f}" for n in ("face256", "photo1mp", "photo12mp"))) for key, label in STAGES]
+
+
 def _text_table(header, rows) -> str:
     widths = [max(len(str(x[i])) for x in [header] + rows) for i in range(4)]
     line = lambda x: "  ".join(str(v).ljust(widths[i]) for i, v in enumerate(x))  # noqa: E731
@@ -79,6 +91,7 @@ def render_table(r: dict) -> str:
     return "\n\n".join([
         _text_table(("figure", "ours (Lambda, LiteRT int8)", "baseline (Flask, TF/Keras)", "baseline/ours"), _rows(r)),
         _text_table(("TFLite, same serving wrapper", "int8", "float32", "float32/int8"), _tflite_rows(r)),
+        _text_table(("ours, warm request by stage (median ms)", "256 px face", "1 MP", "12 MP"), _stage_rows(r)),
     ])
 
 
@@ -106,6 +119,8 @@ def render_markdown(r: dict) -> str:
                   _rows(r)),
         "",
         _md_table(("TFLite through the same serving wrapper", "int8", "float32", "float32 vs int8"), _tflite_rows(r)),
+        "",
+        _md_table(("ours: a warm request by stage (median ms)", "256 px face", "1 MP", "12 MP"), _stage_rows(r)),
         "",
         "| target | value | result |",
         "|---|---|---|",
