@@ -110,6 +110,10 @@ def cases() -> list[Case]:
     add(Case("exif_orientation_bogus", "EXIF orientation 99", 200, None, im.jpeg_with_exif(im.exif_orientation(99)), "image/jpeg"))
     add(Case("exif_orientation_6", "EXIF orientation 6 (rotate)", 200, None,
              im.jpeg_with_exif(im.exif_orientation(6)), "image/jpeg"))
+    add(Case("exif_bomb_png", "406 KB PNG eXIf: 5,000 tags sharing one 400 KB blob (2 GB once parsed)", 200, None,
+             im.png_with_exif(im.exif_shared_blob(5000, 400_000)), "image/png"))
+    add(Case("exif_bomb_jpeg_rotated", "50 KB JPEG EXIF: 2,700 tags sharing one 32 KB blob, orientation 6 (was 291 s)",
+             200, None, im.jpeg_with_exif(b"Exif\x00\x00" + im.exif_shared_blob(2700, 32_000, 6)[:65000]), "image/jpeg"))
     add(Case("xmp_regex_bomb", "PNG with a 300 KB XMP packet of repeated 'DigitalSourceType ' (was 267 s)", 200, None,
              im.png_with_xmp(b"DigitalSourceType " * 16_000), "image/png"))
     add(Case("xmp_regex_bomb_tags", "PNG with a 1 MB XMP packet of repeated 'CreatorTool>'", 200, None,

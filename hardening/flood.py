@@ -5,7 +5,8 @@ square under ``MAX_IMAGE_PIXELS`` (40 MP): every pixel is decoded. The peak RSS 
 request, in a fresh process with the handler warm, must stay well under the function's memory
 (template MemorySize), or Lambda kills the sandbox and API Gateway answers 502.
 
-``python -m hardening.flood`` prints the figures for RGBA, grey+alpha, RGB and 16-bit grey.
+``python -m hardening.flood`` prints the figures for RGBA, grey+alpha, RGB and 16-bit grey, and
+for two EXIF bombs (tags sharing one blob: memory in the parser, CPU in re-serialisation).
 """
 from __future__ import annotations
 
@@ -22,6 +23,21 @@ from . import harness
 from . import images as im
 
 COLOUR_TYPES = {"rgba": (6, 8, 4), "grey_alpha": (4, 8, 2), "rgb": (2, 8, 3), "grey16": (0, 16, 2)}
+
+
+# Metadata bombs: small files that cost memory/CPU in the metadata parsers, not in the pixels.
+METADATA_BOMBS = {
+    "exif_png": lambda: im.png_with_exif(im.exif_shared_blob(5000, 400_000)),
+    "exif_jpeg_rotated": lambda: im.jpeg_with_exif(b"Exif\x00\x00" + im.exif_shared_blob(2700, 32_000, 6)[:65000]),
+}
+
+
+def build(kind: str, side: int) -> tuple[bytes, str]:
+    """(body, content type) of one flood or metadata bomb."""
+    if kind in METADATA_BOMBS:
+        data = METADATA_BOMBS[kind]()
+        return data, "image/png" if data.startswith(b"\x89PNG") else "image/jpeg"
+    return png_flood(side, kind), "image/png"
 
 
 def png_flood(side: int, kind: str) -> bytes:
@@ -49,10 +65,10 @@ def _child(side: int, kind: str) -> dict:
 
     os.environ.setdefault("LOG_LEVEL", "ERROR")
     handler = harness.load_handler()
-    data = png_flood(side, kind)
+    data, ctype = build(kind, side)
     warm = harness.call(handler, harness.event_for("POST", "/predict", {"Content-Type": "image/jpeg"}, im.jpeg()))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    answer = harness.call(handler, harness.event_for("POST", "/predict", {"Content-Type": "image/png"}, data))
+    answer = harness.call(handler, harness.event_for("POST", "/predict", {"Content-Type": ctype}, data))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"kind": kind, "side": side, "pixels": side * side, "bytes": len(data), "status": answer.status,
             "code": answer.code, "warm_status": warm.status, "peak_before_mb": round(before / 1024, 1),
@@ -81,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         print(json.dumps(_child(int(args.child[1]), args.child[0])))
         return 0
-    rows = [measure(kind) for kind in COLOUR_TYPES]
+    rows = [measure(kind) for kind in list(COLOUR_TYPES) + list(METADATA_BOMBS)]
     ok = True
     for r in rows:
         within = r["status"] == 200 and r["peak_mb"] <= 0.85 * r["function_memory_mb"]

@@ -132,6 +132,22 @@ def exif_malformed() -> bytes:
     return b"Exif\x00\x00" + b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", 0xFFFF) + entry * 3 + struct.pack("<I", 0x7FFFFFF0)
 
 
+def exif_shared_blob(entries: int, blob: int, orientation: int | None = None) -> bytes:
+    """A TIFF/EXIF block whose ``entries`` IFD entries all point at one ``blob``-byte region:
+    tiny on disk, ``entries x blob`` bytes once a parser copies every tag's data."""
+    rows = [struct.pack("<HHII", 1000 + i, 7, blob, 8) for i in range(entries)]
+    if orientation is not None:
+        rows[0] = struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)
+    ifd = b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", entries) + b"".join(rows) + struct.pack("<I", 0)
+    return ifd + b"\x00" * max(0, blob + 8 - len(ifd))
+
+
+def png_with_exif(exif: bytes) -> bytes:
+    """A small PNG with an eXIf chunk (no size limit, unlike a JPEG APP1 segment)."""
+    data = png(photo(64, 48))
+    return data[:33] + png_chunk(b"eXIf", exif) + data[33:]
+
+
 def jpeg_with_exif(exif: bytes, img: Image.Image | None = None) -> bytes:
     if not exif.startswith(b"Exif"):
         exif = b"Exif\x00\x00" + exif

@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps
+from PIL import Image, ImageFile
 
 from .errors import UnprocessableImage, UnsupportedMediaType
 
@@ -196,11 +196,37 @@ def decode_image(
         raise UnprocessableImage("The image declares too many pixels.", code="too_many_pixels")
     except Exception:
         raise UnprocessableImage(f"The {fmt} file is corrupt or truncated.", code="corrupt_image")
+    _drop_oversized_exif(img)
     return img
 
 
+# A JPEG APP1 segment holds at most 64 KB of EXIF. PNG (eXIf, "Raw profile type exif") and WebP
+# carry any size, and Pillow copies every tag's data as it parses: a 406 KB PNG whose 5,000 IFD
+# entries all point at one 400 KB blob took 2 GB of memory in getexif(). Larger blocks are
+# dropped unparsed (the pixels are served without EXIF orientation or metadata).
+MAX_EXIF_BYTES = 65_535
+
+
+def _drop_oversized_exif(img: Image.Image) -> None:
+    exif = img.info.get("exif")
+    if exif is not None and len(exif) > MAX_EXIF_BYTES:
+        del img.info["exif"]
+    raw = img.info.get("Raw profile type exif")
+    if raw is not None and len(raw) > 2 * MAX_EXIF_BYTES + 256:  # hex text, two characters a byte
+        del img.info["Raw profile type exif"]
+
+
 _EXIF_ORIENTATION = 0x0112
-_TRANSPOSING_ORIENTATIONS = (2, 3, 4, 5, 6, 7, 8)
+# EXIF orientation -> the transposition that shows the image upright (as ImageOps.exif_transpose).
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -227,15 +253,24 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def upright(img: Image.Image) -> Image.Image:
+    """The image as displayed: its EXIF orientation applied (the same pixels as
+    ``ImageOps.exif_transpose``), or the image itself when no transposition is due.
+
+    Not exif_transpose itself: it copies the image when nothing is due (160 MB for a 40 MP RGBA
+    image) and re-serialises the EXIF, which is quadratic in Pillow (a 50 KB JPEG whose 2,700
+    tags share one 32 KB blob took 291 s there).
+    """
+    try:
+        method = _ORIENTATION_TRANSPOSE.get(img.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # unreadable EXIF (or an unhashable value): the pixels as stored
+        method = None
+    return img if method is None else img.transpose(method)
+
+
 def prepare_pixels(img: Image.Image, spec: InputSpec) -> np.ndarray:
     """EXIF orientation, RGB, resize → uint8 (H, W, 3). Training caches these."""
-    try:
-        # Only when a transposition is due: exif_transpose otherwise returns a full copy, and a
-        # 40-megapixel RGBA image costs 160 MB a copy (decompression-bomb hardening).
-        if img.getexif().get(_EXIF_ORIENTATION, 1) in _TRANSPOSING_ORIENTATIONS:
-            img = ImageOps.exif_transpose(img)
-    except Exception:  # unreadable EXIF: use the pixels as stored rather than fail
-        pass
+    img = upright(img)
     img = to_rgb(img)
     if img.size != spec.size:
         img = img.resize(spec.size, resample=_RESAMPLE[spec.resize])
