@@ -297,6 +297,14 @@ class Gateway:
         if self.bucket is None:
             self.bucket = TokenBucket(self.settings.rate, self.settings.burst)
 
+    def strip_stage(self, target: str) -> str:
+        """``/<stage>/predict`` (the execute-api URL form, what a published config.js uses) -> ``/predict``."""
+        prefix = "/" + self.settings.stage
+        if target == prefix or target.startswith((prefix + "/", prefix + "?")):
+            rest = target[len(prefix):]
+            return rest if rest.startswith("/") else "/" + rest
+        return target
+
     def route(self, method: str, target: str, *, greedy: bool | None = None):
         path = unquote(urlsplit(target).path) or "/"
         for r in self.settings.routes:
@@ -310,6 +318,7 @@ class Gateway:
     def invoke(self, *, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None,
                source_ip: str, content_length: int | None = None) -> HttpResponse:
         request_id = str(uuid.uuid4())
+        target = self.strip_stage(target)
         hit = self.route(method, target)
         if hit is None:
             return gateway_error(MISSING_TOKEN, request_id, self.settings)

@@ -363,3 +363,70 @@ def test_waf_429_retry_after_and_quota_429(page_at, live):
     page.wait_for_selector("#alert:not([hidden])")
     assert "Daily quota used up" in page.inner_text("#alert-title")
     assert page.locator("#countdown").is_hidden() and page.locator("#retry").is_hidden()
+
+
+def test_published_page_calls_the_api_cross_origin(page_at, live, tmp_path):
+    """The page as `make publish` leaves it in the bucket (moto), served from its own origin, calling
+    the API on another origin through config.js's apiBase: CSP widening, CORS preflight, stage URL."""
+    import http.server
+
+    import boto3
+    from moto import mock_aws
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import publish as pub
+
+    api_url = f"{live.url}{live.settings.stage}/"  # like ApiUrl: https://<id>.execute-api.../<stage>/
+    site = tmp_path / "site"
+    site.mkdir()
+    env = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
+                                           "AWS_ENDPOINT_URL", "AWS_PROFILE")}
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ.pop("AWS_PROFILE", None)
+    try:
+        with mock_aws():
+            s3 = boto3.client("s3", region_name="us-east-1")
+            cfn = boto3.client("cloudformation", region_name="us-east-1")
+            cfn.create_stack(StackName="page", TemplateBody=json.dumps({
+                "Resources": {"FrontendBucket": {"Type": "AWS::S3::Bucket"}},
+                "Outputs": {"ApiUrl": {"Value": api_url}, "FrontendBucketName": {"Value": {"Ref": "FrontendBucket"}}}}))
+            result = pub.publish(cfn=cfn, s3=s3, cloudfront=None, stack="page", log=lambda *_: None)
+            types = {}
+            for key in result["uploaded"]:
+                obj = s3.get_object(Bucket=result["bucket"], Key=key)
+                (site / key).write_bytes(obj["Body"].read())
+                types[key] = obj["ContentType"]
+    finally:
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    class Bucket(http.server.SimpleHTTPRequestHandler):  # stands in for CloudFront + S3
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(site), **kw)
+
+        def guess_type(self, path):
+            return types.get(os.path.basename(path) or "index.html", "application/octet-stream")
+
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Bucket)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        page_url = "http://127.0.0.1:%d/" % httpd.server_address[1]
+        assert page_url != live.url
+        page = page_at(page_url)
+        assert page.evaluate("window.detectorPage.predictUrl") == api_url + "predict"
+        page.set_input_files("#file", str(_faces()[0]))
+        wait_history(page, 1)
+        assert page.inner_text("[data-testid=verdict] .badge") in ("REAL", "FAKE")
+        assert api_url + "predict" in page.requests_seen  # the stage URL, cross-origin
+        assert not page.errors, page.errors
+        shot(page, "published-cross-origin")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -551,3 +551,15 @@ def test_make_run_passes_port_and_throttle_and_uses_only_the_run_venv():
                                                          if k not in ("PORT", "RATE", "BURST", "MODEL_PATH")}).stdout
     default = default.replace("\\\n", " ")
     assert "--port 3000" in default and "--rate" not in default and "--burst" not in default
+
+
+def test_stage_prefixed_urls_reach_the_same_routes(http_gateway):
+    """Deployed, the API lives under /<stage>/ (execute-api); the local gateway accepts both forms."""
+    gw, rec, port = http_gateway
+    stage = gw.settings.stage
+    status, _, _ = request(port, "POST", f"/{stage}/predict?a=1", body=b"{}", headers={"Content-Type": "application/json"})
+    assert status == 200
+    event = rec.events[-1][0]
+    assert event["path"] == "/predict" and event["requestContext"]["path"] == f"/{stage}/predict"
+    assert event["queryStringParameters"] == {"a": "1"}
+    assert gw.strip_stage(f"/{stage}") == "/" and gw.strip_stage(f"/{stage}x/predict") == f"/{stage}x/predict"
