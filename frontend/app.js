@@ -45,6 +45,7 @@
     history: [],        // {id, name, url, thumb, result, rttMs, at}
     selected: null,
     seq: 0,
+    heatmap: false,     // show the explained face's occlusion map on the preview
   };
 
   // ------------------------------------------------------------------ small helpers
@@ -248,7 +249,8 @@
     fetch(PREDICT_URL, {
       method: "POST",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      body: JSON.stringify({ image: job.dataUrl }),
+      // explain: the API adds an occlusion map of the judged face (the heatmap toggle shows it)
+      body: JSON.stringify({ image: job.dataUrl, explain: true }),
       signal: controller.signal,
       credentials: "omit",
       cache: "no-store",
@@ -423,7 +425,88 @@
           "decode " + ms(t.decode) + " \u00b7 inference " + ms(t.inference) + " \u00b7 total " + ms(t.total) +
           " \u00b7 round trip " + ms(entry.rttMs)),
         d.request_id ? [h("dt", { text: "Request" }), h("dd", { class: "mono", text: d.request_id })] : null),
+      facesSummary(d),
     ]);
+    renderFaces(entry);
+  }
+
+  // ------------------------------------------------------------------ faces on the preview
+  // The API judges faces, not frames: `faces` [{box [x0,y0,x1,y1] in image pixels, score,
+  // fake_probability, label, crop}], the verdict is the most-fake face (`verdict_source`), and
+  // `explain` {face, grid, values[row][col], max_abs} is an occlusion map of the judged crop
+  // (positive = that region pushed P(fake) up).
+  function facesSummary(d) {
+    if (!Array.isArray(d.faces)) return null;
+    var src = isObj(d.verdict_source) ? d.verdict_source : {};
+    var n = d.faces.length;
+    var text = n === 0 ? "No face found: the whole image was judged." :
+      n === 1 ? "1 face found." : n + " faces found; the verdict is the most-fake face (#" + (src.face + 1) + ").";
+    var box = h("div", { class: "faces-summary", "data-testid": "faces-summary" }, h("p", { text: text }));
+    if (isObj(d.explain)) {
+      var btn = h("button", { type: "button", class: "button ghost", "aria-pressed": state.heatmap ? "true" : "false",
+        "data-testid": "heatmap-toggle", text: state.heatmap ? "Hide heatmap" : "Show heatmap" });
+      btn.addEventListener("click", function () {
+        state.heatmap = !state.heatmap;
+        btn.setAttribute("aria-pressed", state.heatmap ? "true" : "false");
+        btn.textContent = state.heatmap ? "Hide heatmap" : "Show heatmap";
+        var g = els.overlay.querySelector("[data-testid=heatmap]");
+        if (g) g.setAttribute("visibility", state.heatmap ? "visible" : "hidden");
+      });
+      append(box, [btn, h("span", { class: "hint", text: " red: regions that pushed toward FAKE, blue: toward REAL (" +
+        (src.face === null || src.face === undefined ? "whole image" : "face #" + (src.face + 1)) + ")" })]);
+    }
+    return box;
+  }
+
+  function renderFaces(entry) {
+    clear(els.overlay);
+    var d = entry && entry.result;
+    if (!d || !Array.isArray(d.faces)) return;
+    var img = d.image || {};
+    var W = img.width || els.img.naturalWidth, H = img.height || els.img.naturalHeight;
+    if (!W || !H) return;
+    els.overlay.setAttribute("viewBox", "0 0 " + W + " " + H);
+    var thr = typeof d.threshold === "number" ? d.threshold : 0.5;
+    var src = isObj(d.verdict_source) ? d.verdict_source : {};
+    var ex = isObj(d.explain) ? d.explain : null;
+    if (ex && Array.isArray(ex.values) && ex.grid) {
+      var face = (ex.face !== null && ex.face !== undefined) ? d.faces[ex.face] : null;
+      var area = face && Array.isArray(face.crop) ? face.crop : [0, 0, W, H];
+      var g = svg("g", { "data-testid": "heatmap", visibility: state.heatmap ? "visible" : "hidden" });
+      var cw = (area[2] - area[0]) / ex.grid, ch = (area[3] - area[1]) / ex.grid;
+      var top = ex.max_abs > 0 ? ex.max_abs : 1;
+      ex.values.forEach(function (row, r) {
+        row.forEach(function (v, c) {
+          var a = Math.min(1, Math.abs(v) / top) * 0.65;
+          if (a < 0.02) return;
+          g.appendChild(svg("rect", {
+            x: area[0] + c * cw, y: area[1] + r * ch, width: cw, height: ch,
+            fill: v > 0 ? "rgb(220,38,38)" : "rgb(37,99,235)", "fill-opacity": a.toFixed(3), class: "heat-cell",
+          }));
+        });
+      });
+      g.appendChild(svg("rect", { x: area[0], y: area[1], width: area[2] - area[0], height: area[3] - area[1],
+        fill: "none", stroke: "#fff", "stroke-dasharray": "6 4", "stroke-width": 1.5, "vector-effect": "non-scaling-stroke" }));
+      els.overlay.appendChild(g);
+    }
+    var font = Math.max(10, Math.round(Math.max(W, H) * 0.028));
+    d.faces.forEach(function (f, i) {
+      if (!Array.isArray(f.box)) return;
+      var fake = String(f.label || (f.fake_probability >= thr ? "FAKE" : "REAL")).toUpperCase() === "FAKE";
+      var colour = fake ? "#dc2626" : "#16a34a";
+      var x = f.box[0], y = f.box[1], w = f.box[2] - f.box[0], hgt = f.box[3] - f.box[1];
+      var verdict = src.face === i && d.faces.length > 1;
+      var g = svg("g", { "data-testid": "face-box", "data-label": fake ? "FAKE" : "REAL" });
+      g.appendChild(svg("rect", { x: x, y: y, width: w, height: hgt, fill: "none", stroke: colour,
+        "stroke-width": verdict ? 4 : 2.5, "vector-effect": "non-scaling-stroke" }));
+      var text = "#" + (i + 1) + " " + (fake ? "FAKE" : "REAL") + " " + pct(f.fake_probability, 0) + (verdict ? " ★" : "");
+      var tw = font * 0.66 * text.length + font * 0.4, th = font * 1.35;
+      var ty = y - th >= 0 ? y - th : y + hgt;
+      g.appendChild(svg("rect", { x: x, y: ty, width: tw, height: th, fill: colour, "fill-opacity": 0.9 }));
+      g.appendChild(svg("text", { x: x + font * 0.3, y: ty + font * 1.0, fill: "#fff", "font-size": font,
+        "font-family": "system-ui, sans-serif", "font-weight": 700, "data-testid": "face-label", text: text }));
+      els.overlay.appendChild(g);
+    });
   }
 
   // Metadata: the API's `metadata` block (format, bytes, width/height, megapixels, mode, frames, dpi,

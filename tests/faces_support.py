@@ -79,16 +79,21 @@ class Composite:
 
 
 def compose(faces: list[tuple[str, int]], size: tuple[int, int], rng: np.random.Generator,
-            scale_range: tuple[float, float] = (0.8, 2.0), max_side: float | None = None) -> Composite:
+            scale_range: tuple[float, float] = (0.8, 2.0), max_side: float | None = None,
+            side_range: tuple[float, float] | None = None) -> Composite:
     """Paste each (path, label) face image, scaled by a random factor in ``scale_range`` (of its
-    own size, capped to ``max_side`` px), at a random free place on a ``size`` background."""
+    own size, capped to ``max_side`` px) or to a random width in ``side_range`` px, at a random
+    free place on a ``size`` background."""
     width, height = size
     img = background(width, height, rng)
     placed: list[tuple[int, int, int, int]] = []
     out = Composite(img)
     for path, label in faces:
         face = Image.open(path).convert("RGB")
-        side = face.size[0] * float(rng.uniform(*scale_range))
+        if side_range:
+            side = float(rng.uniform(*side_range))
+        else:
+            side = face.size[0] * float(rng.uniform(*scale_range))
         if max_side:
             side = min(side, max_side)
         w = int(round(side))

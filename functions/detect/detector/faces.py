@@ -44,12 +44,12 @@ SSD_FULL = {"size": 192, "strides": (4,), "interpolated_scale_aspect_ratio": 0.0
 
 # Crop rule (measured on the shared training images, see docs/faces.md)
 CROP_SCALE = 1.43  # crop side / box side: median over the training images (box = 70 % of the side)
-CROP_SHIFT_Y = -0.10  # crop centre above the box centre by this x box height (median)
-ALIGNED_MIN_SHARE = 0.38  # a face at least this share of the shorter side: already a face crop
+CROP_SHIFT_Y = -0.07  # crop centre above the box centre by this x box height (weighted median)
+ALIGNED_MIN_SHARE = 0.35  # face box / shorter side >= this: already a face crop (2nd percentile 0.36)
 ALIGNED_MAX_ASPECT = 1.3
 
 # Search
-TILE_GRID = 3  # 3x3 tiles of half the frame each (50 % overlap), full-range model
+TILE_GRID = 3  # 3x3 tiles of half the frame each (50 % overlap), both models
 TILE_MIN_LONG_SIDE = 512  # smaller images are searched whole only
 CONTAINED = 0.6  # a box this much inside a better one is the same face (tile edges)
 
@@ -236,7 +236,7 @@ class FaceDetector:
         try:
             self.short = _SSD(os.path.join(model_dir, SHORT_RANGE), SSD_SHORT, interpreter_class)
             self.full = _SSD(os.path.join(model_dir, FULL_RANGE), SSD_FULL, interpreter_class)
-            self.tile_models = (self.full,)
+            self.tile_models = (self.short, self.full)
         except ModelUnavailable:
             raise
         except Exception as exc:
@@ -351,7 +351,7 @@ def _round_box(box, factor: float, limit: tuple[int, int]) -> list[int]:
 VERDICT_RULE = (
     "Faces, not frames: BlazeFace finds the faces; each is cropped like the training images and "
     "judged by the int8 model. The image's verdict (label, fake_probability) is its most-fake "
-    "face's. An image that already is a face crop (one face, near-square, the face >= 38 % of the "
+    "face's. An image that already is a face crop (one face, near-square, the face >= 35 % of the "
     "shorter side) is judged whole, exactly as the training images were. With no face found, the "
     "whole image is judged and `faces` is empty."
 )
@@ -460,7 +460,7 @@ def describe() -> dict:
                       "wheel (MIT); see NOTICE in the model layer's faces/ folder",
             "min_score": MIN_SCORE,
             "nms": f"weighted, IoU > {NMS_IOU}",
-            "search": "whole frame (short- and full-range) + 3x3 half-frame tiles (full-range) "
+            "search": "whole frame and 3x3 half-frame tiles, each with the short- and full-range models, "
                       f"on images >= {TILE_MIN_LONG_SIDE} px",
         },
         "crop_rule": (f"square of {CROP_SCALE} x the face box's larger side, centred {abs(CROP_SHIFT_Y)} x "
