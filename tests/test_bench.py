@@ -10,6 +10,7 @@ import json
 import math
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -47,7 +48,8 @@ def _get(d, path):
 
 @pytest.fixture(scope="module")
 def quick_results(tmp_path_factory):
-    keras = REPO_ROOT / "models" / "model.keras"
+    # the same trained model as the .tflite (DETECT_TEST_KERAS with DETECT_TEST_MODEL for a candidate)
+    keras = Path(os.environ.get("DETECT_TEST_KERAS") or REPO_ROOT / "models" / "model.keras")
     if not keras.exists():
         pytest.fail(f"{keras} is missing: the baseline serves the same trained Keras model")
     model = resolve_model_path()
