@@ -357,3 +357,13 @@ def test_structured_logs_cold_start_and_no_image_bytes(model_path, capsys):
     assert requests[0]["status"] == 200 and set(requests[0]["timings_ms"]) >= {"decode", "inference", "total"}
     assert requests[1]["status"] == 415 and requests[1]["error_code"] == "not_an_image"
     assert b64(data)[:40] not in out and "not an image at all" not in out
+    # CloudWatch Embedded Metric Format on each request line: every declared metric is a number
+    for rec, fake_declared in ((requests[0], True), (requests[1], False)):
+        (directive,) = rec["_aws"]["CloudWatchMetrics"]
+        assert directive["Namespace"] == "DeepfakeDetector" and directive["Dimensions"] == [["Service"]]
+        names = {m["Name"] for m in directive["Metrics"]}
+        assert {"Requests", "ColdStart", "DurationMs", "ClientErrors", "ServerErrors"} <= names
+        assert ("FakeVerdicts" in names) is fake_declared and ("InferenceMs" in names) is fake_declared
+        assert all(isinstance(rec[n], (int, float)) for n in names) and rec["Service"] == "detect"
+    assert requests[0]["ColdStart"] == 1 and requests[1]["ColdStart"] == 0
+    assert requests[1]["ClientErrors"] == 1 and requests[0]["ClientErrors"] == 0

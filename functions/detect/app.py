@@ -14,9 +14,10 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from detector import http  # noqa: E402
 from detector.config import Config  # noqa: E402
 from detector.errors import DetectError, ModelUnavailable  # noqa: E402
-from detector.logs import JsonLogger  # noqa: E402
+from detector.logs import JsonLogger, emf  # noqa: E402
 
 LOG = JsonLogger(service="detect", level=os.environ.get("LOG_LEVEL", "INFO"))
+METRICS_NAMESPACE = os.environ.get("METRICS_NAMESPACE", "DeepfakeDetector")
 MODEL = None
 FACES = None
 DETECTOR = None
@@ -129,6 +130,17 @@ def lambda_handler(event, context):
         err = DetectError("Internal error; the request id identifies it in the logs.")
         return http.error_response(err, cors=_cors(origin), request_id=request_id)
     finally:
+        duration_ms = round((time.perf_counter() - t0) * 1000.0, 2)
+        timings = fields.get("timings_ms") or {}
+        metrics = emf(
+            METRICS_NAMESPACE,
+            {"Requests": (1, "Count"), "ColdStart": (int(cold), "Count"),
+             "DurationMs": (duration_ms, "Milliseconds"),
+             "InferenceMs": (timings.get("inference"), "Milliseconds"),
+             "FakeVerdicts": (int(fields["label"] == "FAKE") if "label" in fields else None, "Count"),
+             "ClientErrors": (int(400 <= status < 500), "Count"), "ServerErrors": (int(status >= 500), "Count")},
+            {"Service": "detect"},
+        )
         LOG.info(
             "request",
             request_id=request_id,
@@ -137,6 +149,7 @@ def lambda_handler(event, context):
             method=(event or {}).get("httpMethod") if isinstance(event, dict) else None,
             path=(event or {}).get("path") if isinstance(event, dict) else None,
             status=status,
-            duration_ms=round((time.perf_counter() - t0) * 1000.0, 2),
+            duration_ms=duration_ms,
             **fields,
+            **metrics,
         )

@@ -50,3 +50,22 @@ class JsonLogger:
 
     def error(self, message: str, **fields) -> dict:
         return self._emit("ERROR", message, fields)
+
+
+def emf(namespace: str, metrics: dict, dimensions: dict, timestamp_ms: int | None = None) -> dict:
+    """CloudWatch Embedded Metric Format fields to merge into a log line: CloudWatch Logs turns
+    them into metrics with no API call and no Powertools (``metrics`` = name -> (value, unit)).
+    """
+    metrics = {k: v for k, v in metrics.items() if v is not None and v[0] is not None}
+    return {
+        "_aws": {
+            "Timestamp": int(timestamp_ms if timestamp_ms is not None else time.time() * 1000),
+            "CloudWatchMetrics": [{
+                "Namespace": namespace,
+                "Dimensions": [sorted(dimensions)],
+                "Metrics": [{"Name": name, "Unit": unit} for name, (_, unit) in metrics.items()],
+            }],
+        },
+        **dimensions,
+        **{name: value for name, (value, _) in metrics.items()},
+    }
