@@ -87,7 +87,7 @@ def split_set(name: str, found: dict, seed: int, fractions=(0.70, 0.15, 0.15), g
         idx = found["source_splits"]
         return {
             "group_by": "source",
-            **{s: [files[i] for i in idx[s]] for s in SPLITS},
+            **{s: sorted(files[i] for i in idx[s]) for s in SPLITS},
         }
     out = {s: [] for s in SPLITS}
     for label in (0, 1):

@@ -79,6 +79,7 @@ def train(
     augment_cfg=None,
     deterministic: bool = False,
     workers: int = 2,
+    checkpoint: bool = True,
 ) -> dict:
     tf = setup_tf(seed, deterministic)
     from .augment import AugmentConfig, make_augment
@@ -122,6 +123,7 @@ def train(
     opt = tf.keras.optimizers.Adam(learning_rate=lr)
     model.compile(optimizer=opt, loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
     rng = np.random.default_rng(seed)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)) or ".", exist_ok=True)
     history = []
     best = {"score": -1.0, "epoch": 0, "weights": None}
     stale = 0
@@ -143,6 +145,8 @@ def train(
         if improved:
             best = {"score": score, "epoch": epoch, "weights": model.get_weights()}
             stale = 0
+            if checkpoint:
+                model.save(out_path)  # the best so far, so an interrupted run still leaves a model
         else:
             stale += 1
         log(f"epoch {epoch}/{epochs} loss {loss:.4f} val AUC " +
@@ -155,10 +159,11 @@ def train(
             cur_lr = cur_lr / 2
             model.optimizer.learning_rate.assign(cur_lr)
     model.set_weights(best["weights"])
-    os.makedirs(os.path.dirname(os.path.abspath(out_path)) or ".", exist_ok=True)
     model.save(out_path)
+    from .network import VARIANT_CHOICE
     info = {
         "variant": variant,
+        "variant_choice": VARIANT_CHOICE if variant == "meso4" else f"{variant} (set on the command line)",
         "architecture": describe(model, variant),
         "seed": seed,
         "epochs_run": len(history),

@@ -1,0 +1,120 @@
+"""Smoke run of the whole converter on a few dozen shared images: train 1 epoch -> calibrate ->
+export (int8) -> parity gate -> card -> evaluate through the serving code; and the gate must reject a
+deliberately mis-scaled quantization."""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from converter import data as D
+from detector.model import Model, sha256_file
+from detector.preprocess import InputSpec
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FACES = os.path.join(os.path.dirname(REPO), "shared", "data", "faces")
+SETS = ("mesonet-df", "ffhq-stylegan", "generated-faces", "lfw-faceswap")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.isdir(FACES) and os.environ.get("CI") != "true",
+                       reason="../shared/data/faces not here"),
+]
+
+SMOKE = dict(limit_train=48, limit_valid=40, limit_test=60)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    pytest.importorskip("tensorflow")
+    from converter.train import train
+
+    work = tmp_path_factory.mktemp("smoke")
+    manifest_path = str(work / "splits.json")
+    manifest = D.make_manifest([os.path.join(FACES, s) for s in SETS], seed=1234, base=str(work))
+    D.save_manifest(manifest, manifest_path)
+    manifest = D.load_manifest(manifest_path)
+    keras_path = str(work / "model.keras")
+    info = train(manifest, manifest_path, keras_path, epochs=1, per_group=24, batch=16, lr=3e-3,
+                 cache_dir=str(work / "cache"), limit_train=SMOKE["limit_train"],
+                 limit_valid=SMOKE["limit_valid"], seed=1234)
+    return {"work": work, "manifest": manifest, "manifest_path": manifest_path, "keras": keras_path, "info": info}
+
+
+def test_smoke_train_logs_per_set_validation(smoke):
+    info = smoke["info"]
+    assert info["epochs_run"] == 1 and info["best_epoch"] == 1
+    assert set(info["history"][0]["val_auc"]) == set(SETS)
+    assert os.path.exists(smoke["keras"])
+    assert info["train_images"] == {s: SMOKE["limit_train"] for s in SETS}
+
+
+def test_smoke_export_card_and_serving_evaluate(smoke):
+    from converter.evaluate import evaluate
+    from converter.export import export
+
+    out = str(smoke["work"] / "good" / "model.tflite")
+    card = export(smoke["keras"], smoke["manifest"], smoke["manifest_path"], out,
+                  cache_dir=str(smoke["work"] / "cache"), n_representative=64, version="0.0.0-smoke", **SMOKE)
+    with open(os.path.join(os.path.dirname(out), "model.json"), encoding="utf-8") as fh:
+        on_disk = json.load(fh)
+    assert on_disk["sha256"] == sha256_file(out) == card["sha256"]
+    for key in ("name", "version", "date", "file", "architecture", "input", "output", "temperature", "threshold",
+                "threshold_rule", "metrics", "quantization", "parity", "training_data", "licence", "limitations"):
+        assert key in on_disk, key
+    assert on_disk["version"] == "0.0.0-smoke"
+    assert on_disk["input"] == InputSpec().to_card()
+    assert on_disk["output"]["tensor"] == "logit"
+    assert on_disk["temperature"] > 0 and 0.0 < on_disk["threshold"] < 1.0
+    assert set(on_disk["metrics"]["validation"]) == set(SETS)
+    assert on_disk["parity"]["passed"] is True
+    for s in SETS:
+        p = on_disk["parity"]["sets"][s]
+        assert p["n"] == SMOKE["limit_test"]
+        assert p["auc_diff"] <= 0.005 and p["label_agreement"] >= 0.98
+    q = on_disk["quantization"]
+    assert q["int8_input_quantization"]["scale"] == pytest.approx(1 / 255, rel=0.02)
+    assert q["int8_input_quantization"]["zero_point"] == -128
+    assert "FULLY_CONNECTED" in q["ops"] and "CONV_2D" in q["ops"]
+    assert os.path.getsize(out) <= 60 * 1024
+    assert any(d["set"] == "ffhq-stylegan" for d in on_disk["training_data"])
+
+    # evaluate: the .tflite through the serving code, metrics land in the card, plots in the report
+    report = smoke["work"] / "report"
+    res = evaluate(out, smoke["manifest"], smoke["manifest_path"], report_dir=str(report), limit=20)
+    with open(os.path.join(os.path.dirname(out), "model.json"), encoding="utf-8") as fh:
+        after = json.load(fh)
+    assert after["sha256"] == sha256_file(out)
+    Model.load(out)
+    for s in SETS:
+        t = after["metrics"]["test"][s]
+        assert t["n"] == 20 and 0.0 <= t["auc"] <= 1.0 and 0.0 <= t["ece"] <= 1.0
+        assert res[s]["auc"] == pytest.approx(t["auc"], abs=1e-9)
+        assert (report / f"roc-{s}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (report / f"reliability-{s}.png").stat().st_size > 1000
+    assert "ffhq-stylegan" in (report / "summary.md").read_text()
+
+
+def test_parity_gate_rejects_a_misscaled_export(smoke):
+    from converter.export import ParityError, export
+
+    out = str(smoke["work"] / "broken" / "model.tflite")
+    with pytest.raises(ParityError) as err:
+        export(smoke["keras"], smoke["manifest"], smoke["manifest_path"], out,
+               cache_dir=str(smoke["work"] / "cache"), n_representative=64, rep_scale=0.02, **SMOKE)
+    assert "rejected" in str(err.value)
+    assert not os.path.exists(out) and not os.path.exists(os.path.join(os.path.dirname(out), "model.json"))
+
+
+def test_parity_rule_itself():
+    from converter.export import parity
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    z = rng.normal(size=400) + 2 * y
+    ok = parity({"a": z}, {"a": z + rng.normal(scale=0.01, size=400)}, {"a": y}, 1.0, 0.5)
+    assert ok["passed"] and ok["sets"]["a"]["label_agreement"] >= 0.98
+    bad = parity({"a": z}, {"a": z * 0.0 + rng.normal(scale=0.01, size=400)}, {"a": y}, 1.0, 0.5)
+    assert not bad["passed"]
