@@ -366,17 +366,11 @@ def face_decode_spec(spec):
 
 
 def upright_rgb(img: Image.Image) -> Image.Image:
-    """EXIF orientation applied (only when due) and RGB, as ``preprocess`` does."""
-    from PIL import ImageOps
+    """EXIF orientation applied (only when due) and RGB, as ``preprocess`` does (same function:
+    ImageOps.exif_transpose re-serialises the EXIF, quadratic in Pillow: an EXIF bomb took 487 s)."""
+    from .preprocess import to_rgb, upright
 
-    from .preprocess import to_rgb
-
-    try:
-        if img.getexif().get(0x0112, 1) in (2, 3, 4, 5, 6, 7, 8):
-            img = ImageOps.exif_transpose(img)
-    except Exception:
-        pass
-    return to_rgb(img)
+    return to_rgb(upright(img))
 
 
 def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[int, int]) -> dict:
