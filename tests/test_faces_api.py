@@ -1,0 +1,159 @@
+"""The face stage through the real Lambda handler: `faces` in the answer, the verdict is the
+most-fake face, `explain` from the JSON body or ?explain=1, 400 on a bad explain value, no-face
+images judged whole, GET /model states the rule, a missing FACE_MODEL_DIR is a 503."""
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+
+import faces_support as fs
+from api_support import b64, call, post_json, rest_event
+from conftest import load_app_module
+
+
+def _load(env: dict):
+    saved = os.environ.get("FACE_MODEL_DIR")
+    try:
+        os.environ.pop("FACE_MODEL_DIR", None)
+        if "FACE_MODEL_DIR" in env:
+            os.environ["FACE_MODEL_DIR"] = env["FACE_MODEL_DIR"]
+        return load_app_module({k: v for k, v in env.items() if k != "FACE_MODEL_DIR"})
+    finally:
+        os.environ.pop("FACE_MODEL_DIR", None)
+        if saved is not None:
+            os.environ["FACE_MODEL_DIR"] = saved
+
+
+@pytest.fixture(scope="module")
+def face_app(model_path):
+    app = _load({"MODEL_PATH": str(model_path), "FACE_MODEL_DIR": fs.FACE_MODELS, "LOG_LEVEL": "ERROR"})
+    assert app.MODEL_ERROR is None, app.MODEL_ERROR
+    assert app.FACES is not None
+    return app
+
+
+@pytest.fixture(scope="module")
+def group_photo():
+    rng = np.random.default_rng(42)
+    pool = [item for item in fs.test_split(("ffhq-stylegan", "lfw-faceswap", "mesonet-df")) if rng.random() < 0.05]
+    return fs.compose(fs.pick_faces(rng, 3, pool), (1600, 1200), rng, side_range=(220, 400))
+
+
+def _post_raw(app, data: bytes, query: dict | None = None):
+    event = rest_event("POST", "/predict", body=data, content_type="image/jpeg")
+    if query is not None:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    return call(app, event)
+
+
+def test_answer_lists_faces_and_the_verdict_is_the_most_fake(face_app, group_photo):
+    status, body, _ = post_json(face_app, {"image": b64(group_photo.jpeg())})
+    assert status == 200, body
+    faces = body["faces"]
+    assert len(faces) == 3 and None not in fs.match([f["box"] for f in faces], group_photo.pasted)
+    for f in faces:
+        x0, y0, x1, y1 = f["box"]
+        assert 0 <= x0 < x1 <= 1600 and 0 <= y0 < y1 <= 1200
+        assert 0.5 <= f["score"] <= 1 and 0 <= f["fake_probability"] <= 1
+        assert f["label"] == ("FAKE" if f["fake_probability"] >= body["threshold"] else "REAL")
+        cx0, cy0, cx1, cy1 = f["crop"]
+        assert cx0 <= x0 and cy0 <= y0 and cx1 >= x1 - 1 and cy1 >= y1 - 1  # the crop holds the face
+    worst = max(range(3), key=lambda i: faces[i]["fake_probability"])
+    assert body["fake_probability"] == faces[worst]["fake_probability"]
+    assert body["label"] == faces[worst]["label"]
+    assert body["verdict_source"]["rule"] == "most_fake_face" and body["verdict_source"]["face"] == worst
+    assert "explain" not in body
+    # existing fields are kept
+    for key in ("confidence", "threshold", "model", "image", "metadata", "timings_ms", "request_id"):
+        assert key in body
+    assert body["timings_ms"]["faces"] > 0 and body["timings_ms"]["total"] >= body["timings_ms"]["faces"]
+
+
+def test_explain_from_json_body_and_from_query(face_app, group_photo):
+    data = group_photo.jpeg()
+    status, body, _ = post_json(face_app, {"image": b64(data), "explain": True})
+    assert status == 200, body
+    ex = body["explain"]
+    assert ex["face"] == body["verdict_source"]["face"]
+    assert ex["base_probability"] == pytest.approx(body["fake_probability"], abs=1e-5)
+    grid = ex["grid"]
+    assert len(ex["values"]) == grid and all(len(row) == grid for row in ex["values"])
+    assert ex["max_abs"] == pytest.approx(max(abs(v) for row in ex["values"] for v in row), abs=1e-4)
+    assert body["timings_ms"]["explain"] > 0
+    status, raw_body, _ = _post_raw(face_app, data, {"explain": "1"})
+    assert status == 200 and raw_body["explain"]["values"] == ex["values"]
+    status, off, _ = _post_raw(face_app, data, {"explain": "0"})
+    assert status == 200 and "explain" not in off
+    status, off, _ = post_json(face_app, {"image": b64(data), "explain": False})
+    assert status == 200 and "explain" not in off
+
+
+@pytest.mark.parametrize("payload,query", [({"explain": "yes"}, None), ({"explain": 1}, None),
+                                           (None, {"explain": "maybe"})])
+def test_bad_explain_values_are_400(face_app, group_photo, payload, query):
+    data = group_photo.jpeg()
+    if payload is not None:
+        status, body, _ = post_json(face_app, {"image": b64(data), **payload})
+    else:
+        status, body, _ = _post_raw(face_app, data, query)
+    assert status == 400
+    assert body["error"]["code"] == "invalid_option"
+
+
+def test_no_face_image_is_judged_whole_with_a_note(face_app, model_path):
+    from detector.model import Model
+    from detector.preprocess import decode_image, preprocess
+
+    img = fs.background(900, 700, np.random.default_rng(9))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    data = buf.getvalue()
+    status, body, _ = post_json(face_app, {"image": b64(data), "explain": True})
+    assert status == 200, body
+    assert body["faces"] == []
+    assert body["verdict_source"] == {"rule": "whole_image", "face": None,
+                                      "note": "No face was found; the whole image was judged."}
+    model = Model.load(str(model_path))
+    assert body["fake_probability"] == pytest.approx(
+        model.probability(preprocess(decode_image(data, model.spec), model.spec)), abs=2e-6)
+    assert body["explain"]["face"] is None and body["explain"]["grid"] >= 2
+
+
+def test_get_model_states_the_verdict_rule(face_app):
+    status, body, _ = call(face_app, rest_event("GET", "/model"))
+    assert status == 200
+    assert "most-fake face" in body["verdict_rule"]
+    assert "No face" in body["verdict_rule"] or "no face" in body["verdict_rule"]
+    faces = body["faces"]
+    assert faces["detector"]["models"] == ["face_detection_short_range.tflite", "face_detection_full_range.tflite"]
+    assert "MediaPipe" in faces["detector"]["source"] and "1.43" in faces["crop_rule"]
+
+
+def test_configured_face_dir_without_models_is_503(model_path, tmp_path):
+    app = _load({"MODEL_PATH": str(model_path), "FACE_MODEL_DIR": str(tmp_path), "LOG_LEVEL": "ERROR"})
+    assert app.MODEL_ERROR is not None
+    status, body, _ = post_json(app, {"image": b64(b"\xff\xd8\xff")})
+    assert status == 503 and body["error"]["code"] == "model_unavailable"
+    assert "face" in body["error"]["message"].lower()
+
+
+def test_face_models_match_the_pinned_wheel_files():
+    import hashlib
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fetch_face_models", os.path.join(fs.REPO, "scripts", "fetch_face_models.py"))
+    fetch = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fetch)
+    for name, sha in fetch.FILES.values():
+        with open(os.path.join(fs.FACE_MODELS, name), "rb") as fh:
+            assert hashlib.sha256(fh.read()).hexdigest() == sha, name
+    notice = open(os.path.join(fs.FACE_MODELS, "NOTICE"), encoding="utf-8").read()
+    assert "Apache License, Version 2.0" in notice and "MIT" in notice and "MediaPipe" in notice
+    # never committed: git ignores the fetched files
+    ignore = open(os.path.join(fs.FACE_MODELS, ".gitignore"), encoding="utf-8").read()
+    assert "*.tflite" in ignore
