@@ -4,8 +4,8 @@ images judged whole, GET /model states the rule, a missing FACE_MODEL_DIR is a 5
 from __future__ import annotations
 
 import io
-import json
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -13,6 +13,12 @@ import pytest
 import faces_support as fs
 from api_support import b64, call, post_json, rest_event
 from conftest import load_app_module
+
+if fs.REPO not in sys.path:
+    sys.path.insert(0, fs.REPO)
+from hardening.contract import Contract  # noqa: E402
+
+CONTRACT = Contract()
 
 
 def _load(env: dict):
@@ -52,8 +58,9 @@ def _post_raw(app, data: bytes, query: dict | None = None):
 
 
 def test_answer_lists_faces_and_the_verdict_is_the_most_fake(face_app, group_photo):
-    status, body, _ = post_json(face_app, {"image": b64(group_photo.jpeg())})
+    status, body, headers = post_json(face_app, {"image": b64(group_photo.jpeg())})
     assert status == 200, body
+    CONTRACT.check("POST", "/predict", status, body, headers)  # docs/openapi.yaml documents faces
     faces = body["faces"]
     assert len(faces) == 3 and None not in fs.match([f["box"] for f in faces], group_photo.pasted)
     for f in faces:
@@ -76,8 +83,9 @@ def test_answer_lists_faces_and_the_verdict_is_the_most_fake(face_app, group_pho
 
 def test_explain_from_json_body_and_from_query(face_app, group_photo):
     data = group_photo.jpeg()
-    status, body, _ = post_json(face_app, {"image": b64(data), "explain": True})
+    status, body, headers = post_json(face_app, {"image": b64(data), "explain": True})
     assert status == 200, body
+    CONTRACT.check("POST", "/predict", status, body, headers)
     ex = body["explain"]
     assert ex["face"] == body["verdict_source"]["face"]
     assert ex["base_probability"] == pytest.approx(body["fake_probability"], abs=1e-5)
@@ -101,6 +109,7 @@ def test_bad_explain_values_are_400(face_app, group_photo, payload, query):
         status, body, _ = post_json(face_app, {"image": b64(data), **payload})
     else:
         status, body, _ = _post_raw(face_app, data, query)
+    CONTRACT.check("POST", "/predict", status, body, None)
     assert status == 400
     assert body["error"]["code"] == "invalid_option"
 
@@ -125,8 +134,9 @@ def test_no_face_image_is_judged_whole_with_a_note(face_app, model_path):
 
 
 def test_get_model_states_the_verdict_rule(face_app):
-    status, body, _ = call(face_app, rest_event("GET", "/model"))
+    status, body, headers = call(face_app, rest_event("GET", "/model"))
     assert status == 200
+    CONTRACT.check("GET", "/model", status, body, headers)
     assert "most-fake face" in body["verdict_rule"]
     assert "No face" in body["verdict_rule"] or "no face" in body["verdict_rule"]
     faces = body["faces"]
