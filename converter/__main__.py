@@ -72,7 +72,8 @@ def cmd_train(args):
     info = train(manifest, args.manifest, args.keras, variant=args.variant, epochs=args.epochs,
                  per_group=args.per_group, batch=args.batch, lr=args.lr, patience=args.patience, seed=args.seed,
                  data_dirs=args._data_dirs, cache_dir=args.cache, limit_train=args.limit_train,
-                 limit_valid=args.limit_valid, augment_cfg=aug, deterministic=args.deterministic)
+                 limit_valid=args.limit_valid, augment_cfg=aug, deterministic=args.deterministic,
+                 init_from=args.init_from, self_blend=args.self_blend)
     if args.variant_note:
         info["variant_choice"] = args.variant_note
         with open(os.path.splitext(args.keras)[0] + ".training.json", "w", encoding="utf-8") as fh:
@@ -128,6 +129,9 @@ def main(argv=None):
         sp.add_argument("--patience", type=int, default=4)
         sp.add_argument("--augment", default=None, help="JSON overrides of AugmentConfig")
         sp.add_argument("--new-split", action="store_true")
+        sp.add_argument("--self-blend", type=float, default=0.0,
+                        help="probability that a real training image becomes a self-blended fake")
+        sp.add_argument("--init-from", default=None, help="start from this .keras model's weights (fine-tuning)")
         sp.add_argument("--deterministic", action="store_true",
                         help="tf.config.experimental.enable_op_determinism (about 2.5x slower on CPU)")
     sub.add_parser("export", parents=[common])

@@ -81,3 +81,50 @@ def make_augment(cfg: AugmentConfig, scale: float, size=(256, 256)):
         return tf.clip_by_value(x, 0.0, 1.0)
 
     return augment
+
+
+def make_self_blend(p: float, size=(256, 256)):
+    """Self-blended images (after Shiohara & Yamasaki, CVPR 2022), without landmarks: a REAL face is
+    blended with a slightly shifted, rescaled, recoloured and blurred/sharpened copy of itself through a
+    soft ellipse over the face centre (the face sets are centred crops), and labelled FAKE. It teaches the
+    blending boundary and colour mismatch that face swaps leave, not any one generator's fingerprint.
+    (float32 HxWx3 in [0, 1], label float32[1], seed int64[2]) -> (image, label)."""
+    w, h = size
+
+    def blend(x, seed):
+        sub = lambda k: tf.stack([seed[0], seed[1] * 16 + 8 + k])
+        u = tf.random.stateless_uniform([12], seed=sub(0))
+        # the source: same face, slightly moved / rescaled / recoloured / blurred or sharpened
+        s = 0.94 + 0.12 * u[0]
+        nh = tf.cast(tf.round(s * h), tf.int32); nw = tf.cast(tf.round(s * w), tf.int32)
+        src = tf.image.resize(x, [nh, nw], method="bilinear")
+        src = tf.image.resize_with_crop_or_pad(src, h, w)
+        dx = tf.cast(tf.round((u[1] - 0.5) * 8), tf.int32); dy = tf.cast(tf.round((u[2] - 0.5) * 8), tf.int32)
+        src = tf.roll(src, shift=[dy, dx], axis=[0, 1])
+        src = src * (0.9 + 0.2 * u[3]) + (u[4] - 0.5) * 0.08
+        src = tf.image.stateless_random_hue(src, 0.03, seed=sub(1))
+        src = tf.image.stateless_random_saturation(src, 0.85, 1.15, seed=sub(2))
+        src = tf.cond(u[5] < 0.5, lambda: _blur(src, 0.5 + 0.7 * u[6]),
+                      lambda: src + (src - _blur(src, 1.0)) * (0.5 + u[6]))
+        src = tf.clip_by_value(src, 0.0, 1.0)
+        # soft ellipse over the face centre
+        yy, xx = tf.meshgrid(tf.linspace(0.0, 1.0, h), tf.linspace(0.0, 1.0, w), indexing="ij")
+        cx = 0.5 + (u[7] - 0.5) * 0.06; cy = 0.52 + (u[8] - 0.5) * 0.08
+        rx = 0.22 + 0.12 * u[9]; ry = 0.28 + 0.14 * u[10]
+        d = tf.sqrt(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)
+        soft = 0.05 + 0.25 * u[11]
+        mask = tf.clip_by_value((1.0 + soft - d) / (2.0 * soft), 0.0, 1.0)
+        ratio = 0.6 + 0.4 * tf.random.stateless_uniform([], seed=sub(3))
+        mask = (mask * ratio)[:, :, None]
+        return tf.clip_by_value(src * mask + x * (1.0 - mask), 0.0, 1.0)
+
+    def apply(x, y, seed):
+        seed = tf.cast(seed, tf.int64)
+        u = tf.random.stateless_uniform([], seed=tf.stack([seed[0], seed[1] * 16 + 15]))
+        do = tf.logical_and(y[0] < 0.5, u < p)
+        x2 = tf.cond(do, lambda: blend(x, seed), lambda: x)
+        y2 = tf.where(do, tf.ones_like(y), y)
+        x2.set_shape([h, w, 3])
+        return x2, y2
+
+    return apply

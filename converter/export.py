@@ -240,7 +240,8 @@ def export(
             "training": {k: training_info[k] for k in ("variant", "seed", "epochs_run", "max_epochs", "best_epoch",
                                                         "best_val_auc", "best_val_auc_mean", "per_group_per_epoch",
                                                         "batch", "optimizer", "sampling", "early_stopping",
-                                                        "augmentation", "deterministic_ops", "seconds")
+                                                        "augmentation", "self_blended_images", "deterministic_ops",
+                                                        "init_from", "seconds")
                          if k in training_info},
             "training_data": [
                 {"set": n, "description": DATA_DESCRIPTION.get(n, "folder with real/ and fake/"),

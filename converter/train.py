@@ -80,9 +80,11 @@ def train(
     deterministic: bool = False,
     workers: int = 2,
     checkpoint: bool = True,
+    init_from: str | None = None,
+    self_blend: float = 0.0,
 ) -> dict:
     tf = setup_tf(seed, deterministic)
-    from .augment import AugmentConfig, make_augment
+    from .augment import AugmentConfig, make_augment, make_self_blend
     from .network import build, describe
 
     augment_cfg = augment_cfg or AugmentConfig()
@@ -104,6 +106,7 @@ def train(
         f"({', '.join(str(len(g)) for g in groups)}); {per_group} per group per epoch")
 
     augment = make_augment(augment_cfg, spec.scale, spec.size)
+    sbi = make_self_blend(self_blend, spec.size)
 
     def dataset(order: np.ndarray, epoch: int):
         def fetch(i):
@@ -113,12 +116,19 @@ def train(
         def load(i, pos):
             img, y = tf.numpy_function(fetch, [i], (tf.uint8, tf.float32), stateful=False)
             img.set_shape([spec.height, spec.width, 3]); y.set_shape([1])
-            x = augment(img, tf.stack([tf.constant(seed * 1000 + epoch, tf.int64), pos]))
+            s = tf.stack([tf.constant(seed * 1000 + epoch, tf.int64), pos])
+            x = augment(img, s)
+            if self_blend > 0:
+                x, y = sbi(x, y, s)
             return x, y
 
         return ds.map(load, num_parallel_calls=2, deterministic=True).batch(batch).prefetch(2)
 
     model = build(variant, spec.size, seed)
+    if init_from:
+        # warm start (fine-tuning, smoke tests): same variant, weights of an earlier model
+        model.set_weights(tf.keras.models.load_model(init_from).get_weights())
+        log(f"warm start from {init_from}")
     schedule_lr = tf.Variable(lr, trainable=False, dtype=tf.float32)
     opt = tf.keras.optimizers.Adam(learning_rate=lr)
     model.compile(optimizer=opt, loss=tf.keras.losses.BinaryCrossentropy(from_logits=True))
@@ -166,6 +176,7 @@ def train(
         "variant_choice": VARIANT_CHOICE if variant == "meso4" else f"{variant} (set on the command line)",
         "architecture": describe(model, variant),
         "seed": seed,
+        "init_from": os.path.basename(init_from) if init_from else None,
         "epochs_run": len(history),
         "max_epochs": epochs,
         "best_epoch": best["epoch"],
@@ -177,6 +188,9 @@ def train(
         "sampling": "every source x class group weighs the same: each epoch draws the same number of images from each",
         "early_stopping": f"mean over sets of the per-set validation AUC, patience {patience}, best weights kept",
         "augmentation": augment_cfg.to_dict(),
+        "self_blended_images": (f"p={self_blend}: a real image becomes a self-blended FAKE (soft central ellipse, "
+                                "recoloured/shifted/rescaled copy of itself; after Shiohara & Yamasaki 2022)")
+                               if self_blend > 0 else "off",
         "deterministic_ops": deterministic,
         "train_images": {n: int(len(train_sets[n].labels)) for n in names},
         "history": history,
