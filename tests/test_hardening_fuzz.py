@@ -34,15 +34,15 @@ def test_event_fuzz_slice(api_app):
 
 @pytest.mark.timeout(300)
 def test_image_mutation_fuzz_slice(api_app):
-    tally = fuzz.fuzz_images(200, SEED, api_app.lambda_handler)
-    _assert_clean(tally, 200)
+    tally = fuzz.fuzz_images(120, SEED, api_app.lambda_handler)
+    _assert_clean(tally, 120)
     assert {200, 415, 422} <= set(tally.statuses)  # mutants that still decode, and ones that don't
 
 
 @pytest.mark.timeout(600)
 def test_schemathesis_gateway_slice(api_app):
-    tally = fuzz.fuzz_gateway(150, SEED, api_app.lambda_handler)
-    _assert_clean(tally, 150)
+    tally = fuzz.fuzz_gateway(80, SEED, api_app.lambda_handler)
+    _assert_clean(tally, 80)
     assert any(s == 200 for s in tally.statuses) and any(isinstance(s, int) and 400 <= s < 500 for s in tally.statuses)
 
 
