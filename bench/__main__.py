@@ -119,7 +119,7 @@ def main(argv=None) -> int:
 
     log("building the runtime layer (layers/runtime/Makefile, as sam build does) and the function")
     stacks = M.Stacks.build(REPO, args, card)
-    results["size"] = M.sizes(stacks)
+    results["size"] = M.sizes(stacks, quick=args.quick)
 
     log(f"cold starts: {args.cold_runs} fresh processes per stack, interleaved")
     results["cold_start"] = M.cold_starts(stacks, events, inputs, args.cold_runs, log, warmup=not args.quick)
@@ -133,6 +133,16 @@ def main(argv=None) -> int:
     log("float32 vs int8 TFLite: latency and AUC on the test split")
     results["tflite"] = M.float_vs_int8(stacks, args, card, log)
 
+    warnings = []
+    if results["tflite"]["agreement"]["label"] < 0.9:
+        warnings.append(f"the float32 conversion of {args.keras} and the int8 {args.model} agree on only "
+                        f"{results['tflite']['agreement']['label']:.0%} of labels: not the same trained model?")
+    answers = results["warm"]["answers"]
+    if abs(answers["ours"]["face256"]["fake_probability"] - answers["baseline"]["face256"]["fake_probability"]) > 0.1:
+        warnings.append("ours and the baseline disagree on the 256 px face by > 0.1: not the same trained model?")
+    results["warnings"] = warnings
+    for w in warnings:
+        log("WARNING: " + w)
     results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["elapsed_s"] = round(time.time() - t_begin, 1)
     results["targets"] = check_targets(results)

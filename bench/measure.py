@@ -115,6 +115,7 @@ def build_layer(repo: str, work: str) -> str:
 def build_function(repo: str, work: str) -> str:
     out = os.path.join(work, "function")
     shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)  # sam build creates ARTIFACTS_DIR before calling the Makefile
     subprocess.run(["make", "-s", "-C", os.path.join(repo, "functions", "detect"), "build-DetectFunction",
                     f"ARTIFACTS_DIR={out}"], check=True, stdout=subprocess.DEVNULL)
     return out
@@ -209,12 +210,51 @@ def zip_bytes(path: str, out: str) -> int:
     return os.path.getsize(out)
 
 
+class _Counter:
+    """A write-only sink that counts bytes (zip a tree without writing it)."""
+
+    def __init__(self):
+        self.n = 0
+
+    def write(self, b):
+        self.n += len(b)
+        return len(b)
+
+    def flush(self):
+        pass
+
+
+def zip_size_cached(path: str, cache_file: str, compute: bool) -> float | None:
+    """Deflated size (MB) of a large tree, cached by the tree's file count and bytes."""
+    total, files = tree_bytes(path)
+    key = f"{os.path.realpath(path)}:{files}:{total}"
+    if os.path.exists(cache_file):
+        with open(cache_file, encoding="utf-8") as fh:
+            cached = json.load(fh)
+        if cached.get("key") == key:
+            return cached["mb"]
+    if not compute:
+        return None
+    sink = _Counter()
+    with zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as zf:
+        for folder, dirs, names in os.walk(path):
+            dirs.sort()
+            for n in sorted(names):
+                full = os.path.join(folder, n)
+                if not os.path.islink(full):
+                    zf.write(full, os.path.relpath(full, path))
+    mb = round(sink.n / 1e6, 1)
+    with open(cache_file, "w", encoding="utf-8") as fh:
+        json.dump({"key": key, "mb": mb}, fh)
+    return mb
+
+
 def site_packages(python: str) -> str:
     return subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
-def sizes(stacks: Stacks) -> dict:
+def sizes(stacks: Stacks, quick: bool = False) -> dict:
     work = os.path.dirname(stacks.layer)
     layer_bytes, layer_files = tree_bytes(stacks.layer)
     layer_zip = zip_bytes(stacks.layer, os.path.join(work, "runtime-layer.zip"))
@@ -226,6 +266,8 @@ def sizes(stacks: Stacks) -> dict:
         "layer_unzipped_mb": mb(layer_bytes), "layer_zipped_mb": mb(layer_zip), "layer_files": layer_files,
         "function_code_mb": round(fn_bytes / 1e6, 3),
         "baseline_site_packages_mb": mb(base_bytes), "baseline_files": base_files,
+        # zipping 1.5 GB takes a minute: the quick mode reports it only when a full run cached it
+        "baseline_zipped_mb": zip_size_cached(sp, os.path.join(work, "baseline-zip.json"), compute=not quick),
         "untrimmed_note": "pinned wheels as pip installs them: ~115 MB (trim.py prints before/after)",
         "ratio_unzipped": round(base_bytes / layer_bytes, 1),
     }

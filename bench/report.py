@@ -68,7 +68,9 @@ def _rows(r: dict) -> list[tuple[str, str, str, str]]:
     rows += [
         ("installed size, unzipped (MB)", f"{s['layer_unzipped_mb']:.1f} (layer)",
          f"{s['baseline_site_packages_mb']:.0f} (site-packages)", f"{s['ratio_unzipped']:.1f}x"),
-        ("installed size, zipped (MB)", f"{s['layer_zipped_mb']:.1f} (layer zip)", "-", "-"),
+        ("installed size, zipped (MB)", f"{s['layer_zipped_mb']:.1f} (layer zip)",
+         f"{s['baseline_zipped_mb']:.0f}" if s.get("baseline_zipped_mb") else "-",
+         f"{s['baseline_zipped_mb'] / s['layer_zipped_mb']:.1f}x" if s.get("baseline_zipped_mb") else "-"),
         (f"peak RSS, {m['requests']} warm requests (MB)", f"{m['ours']['peak_mb']:.0f}",
          f"{m['baseline']['peak_mb']:.0f}", f"{m['ratio_peak']:.1f}x"),
     ]

@@ -104,3 +104,6 @@ def test_both_stacks_answer_the_same_question(quick_results):
     ours, base = answers["ours"]["face256"], answers["baseline"]["face256"]
     assert ours["label"] in ("REAL", "FAKE") and base["label"] in ("REAL", "FAKE")
     assert abs(ours["fake_probability"] - base["fake_probability"]) < 0.1
+    # and the float32 conversion of the Keras model labels the test images as the int8 model does
+    assert results["tflite"]["agreement"]["label"] >= 0.9, results["tflite"]["agreement"]
+    assert results["warnings"] == []
