@@ -144,6 +144,7 @@ def render_markdown(r: dict) -> str:
         "",
         _md_table(("ours: a warm request by stage (median ms)", "256 px face", "1 MP", "12 MP"), _stage_rows(r)),
         "",
+        *(f"**Warning:** {w}\n" for w in r.get("warnings", [])),
         "| target | value | result |",
         "|---|---|---|",
     ]

@@ -8,7 +8,6 @@ checks the file's sha256 against the card and refuses to serve on a mismatch. A 
 from __future__ import annotations
 
 import os
-from urllib.parse import urlparse
 
 from .config import Config
 from .errors import ModelUnavailable
@@ -16,6 +15,8 @@ from .model import Model, card_path_for
 
 
 def parse_s3_uri(uri: str) -> tuple[str, str]:
+    from urllib.parse import urlparse  # only with MODEL_S3_URI: not on the layer path's cold start
+
     parsed = urlparse(uri)
     bucket, key = parsed.netloc, parsed.path.lstrip("/")
     if parsed.scheme != "s3" or not bucket or not key:
