@@ -78,11 +78,12 @@ def handler(model_path):
 
 
 class Live:
-    def __init__(self, handler, rate=None, burst=None):
+    def __init__(self, handler, rate=None, burst=None, clock=None):
         self.settings = load_settings(ROOT / "template.yaml")
         rate = self.settings.rate if rate is None else rate
         burst = self.settings.burst if burst is None else burst
-        self.gateway = Gateway(handler=handler, settings=self.settings, bucket=TokenBucket(rate, burst))
+        bucket = TokenBucket(rate, burst, clock=clock) if clock else TokenBucket(rate, burst)
+        self.gateway = Gateway(handler=handler, settings=self.settings, bucket=bucket)
         self.httpd = make_server("127.0.0.1", 0, self.gateway)
         self.url = "http://127.0.0.1:%d/" % self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -102,11 +103,20 @@ def live(handler):
     lv.close()
 
 
+class ManualClock:
+    """The throttle's clock, moved by the test: a slow machine cannot refill the bucket by itself."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
 @pytest.fixture
 def tight(handler):
-    """A gateway with a tiny throttle: one request, then one token every 5 s (so a slow first
-    answer cannot refill the bucket before the second upload)."""
-    lv = Live(handler, rate=0.2, burst=1)
+    """A gateway with a tiny throttle (burst 1, rate 1/s) whose time advances only when told."""
+    lv = Live(handler, rate=1, burst=1, clock=ManualClock())
     yield lv
     lv.close()
 
@@ -241,7 +251,8 @@ def test_throttle_429_shows_countdown_then_the_retry_succeeds(page_at, tight):
     countdown = page.inner_text("#countdown")
     assert countdown.startswith("Retrying in ") and " s (retry 1 of 5)" in countdown
     shot(page, "throttled-countdown")
-    wait_history(page, 2, timeout=40_000)
+    tight.gateway.bucket.clock.now += 1.0  # one second later: one token; the page's next retry gets it
+    wait_history(page, 2, timeout=60_000)
     assert statuses[0] == 200 and 429 in statuses and statuses[-1] == 200
     assert page.locator("#alert").is_hidden()
     assert page.locator("[data-testid=chart-point]").count() == 2
