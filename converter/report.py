@@ -85,6 +85,8 @@ def write_report(report_dir: str, card: dict, curves: dict, model_path: str) -> 
                   f"{tr.get('epochs_run')} epochs (best {tr.get('best_epoch')}, mean per-set validation AUC "
                   f"{tr.get('best_val_auc_mean')}), {tr.get('seconds')} s; {tr.get('sampling')}; "
                   f"early stopping on the {tr.get('early_stopping')}.", ""]
+    if card.get("experiments"):
+        lines += ["## What was tried", ""] + [f"- {x}" for x in card["experiments"]] + [""]
     lines += ["## Plots", ""]
     for n in curves:
         lines.append(f"- {n}: [ROC](roc-{n}.png), [reliability](reliability-{n}.png)")
