@@ -355,9 +355,15 @@ def test_image_keeps_the_python311_runtime_contract(lambda_image, tmp_path):
     (tmp_path / "layer" / "python" / "layermod.py").write_text("WHERE = 'layer'\n")
     (tmp_path / "layer" / "python" / "shadowed.py").write_text("WHERE = 'layer'\n")
     (tmp_path / "event.json").write_text(json.dumps({"ping": "é"}))
-    proc = subprocess.run([str(SAM_SH), "local", "invoke", "Probe", "-t", str(tmp_path / "template.yaml"),
-                           "-e", str(tmp_path / "event.json"), "--skip-pull-image"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    before = set(_sam_images())
+    try:
+        proc = subprocess.run([str(SAM_SH), "local", "invoke", "Probe", "-t", str(tmp_path / "template.yaml"),
+                               "-e", str(tmp_path / "event.json"), "--skip-pull-image"],
+                              cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    finally:  # the probe's own derived image (base + emulator + probe layer) is of no further use
+        new = set(_sam_images()) - before
+        if new:
+            subprocess.run([DOCKER, "rmi", *new], capture_output=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
     assert out["path"] == ["/var/task", "/opt/python/lib/python3.11/site-packages", "/opt/python", "/var/runtime"]
@@ -367,6 +373,12 @@ def test_image_keeps_the_python311_runtime_contract(lambda_image, tmp_path):
     assert out["function"] == "Probe" and 0 < out["remaining_ms"] <= 30_000
     assert out["env"]["LAMBDA_TASK_ROOT"] == "/var/task" and out["env"]["LAMBDA_RUNTIME_DIR"] == "/var/runtime"
     assert out["env"]["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.11"
+
+
+def _sam_images() -> list[str]:
+    out = subprocess.run([DOCKER, "images", "--format", "{{.Repository}}:{{.Tag}}", "samcli/lambda-python"],
+                         capture_output=True, text=True, timeout=60).stdout
+    return out.split()
 
 
 def _invoke(build: Path, event: Path) -> tuple[dict, str]:
