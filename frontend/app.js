@@ -390,7 +390,10 @@
           h("strong", { text: fake ? "Likely generated or manipulated" : "No sign of manipulation found" }),
           h("br"),
           "for \u201c" + entry.name + "\u201d")),
-      h("div", { class: "bar-label" }, h("span", { id: "bar-label", text: "Fake probability" }), h("strong", { text: pct(p) })),
+      h("div", { class: "bar-label" },
+        h("span", null, h("span", { id: "bar-label", text: "Fake probability" }),
+          h("span", { class: "thr-note", text: " (threshold " + pct(thr, 0) + ")" })),
+        h("strong", { text: pct(p) })),
       (function () {
         var bar = h("div", {
           class: "bar", role: "meter", "aria-labelledby": "bar-label", "aria-valuemin": 0, "aria-valuemax": 100,
@@ -408,7 +411,9 @@
       (function () {
         var scale = h("div", { class: "bar-scale", "aria-hidden": "true" });
         var a = h("span", { class: "start", text: "0%" });
-        var b = h("span", { text: "threshold " + pct(thr, 0) });
+        // Short label under the marker; left out where it would run into "0%" or "100%".
+        var b = h("span", { class: "thr", text: "\u25b2 " + pct(thr, 0) });
+        if (thr < 0.1 || thr > 0.9) b.hidden = true;
         var c = h("span", { class: "end", text: "100%" });
         a.style.left = "0"; b.style.left = (100 * thr) + "%"; c.style.left = "100%";
         scale.appendChild(a); scale.appendChild(b); scale.appendChild(c);
@@ -641,7 +646,7 @@
     var last = items[items.length - 1].result;
     var thr = typeof last.threshold === "number" ? last.threshold : 0.5;
     c.appendChild(svg("line", { class: "threshold", x1: L, x2: W - R, y1: y(thr), y2: y(thr), "data-testid": "chart-threshold" }));
-    c.appendChild(svg("text", { x: W - R, y: y(thr) - 5, "text-anchor": "end", text: "threshold " + pct(thr, 0) }));
+    var thrLabel = svg("text", { x: W - R, y: y(thr) - 5, "text-anchor": "end", class: "thr-label", text: "threshold " + pct(thr, 0) });
     if (items.length > 1) {
       c.appendChild(svg("polyline", {
         class: "line", points: items.map(function (e, i) { return x(i) + "," + y(e.result.fake_probability); }).join(" "),
@@ -655,6 +660,7 @@
       c.appendChild(dot);
       if (items.length <= Math.floor(W / 40)) c.appendChild(svg("text", { x: x(i), y: H - 8, "text-anchor": "middle", text: "#" + (i + 1) }));
     });
+    c.appendChild(thrLabel);  // last: drawn over the line and the points
     var fakes = items.filter(function (e) { return String(e.result.label).toUpperCase() === "FAKE"; }).length;
     desc.textContent = items.length + " image" + (items.length === 1 ? "" : "s") + " analysed: " + fakes + " FAKE, " +
       (items.length - fakes) + " REAL. Latest fake probability " + pct(last.fake_probability) + ".";
