@@ -70,7 +70,9 @@ def _child(side: int, kind: str) -> dict:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     answer = harness.call(handler, harness.event_for("POST", "/predict", {"Content-Type": ctype}, data))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"kind": kind, "side": side, "pixels": side * side, "bytes": len(data), "status": answer.status,
+    metadata = kind in METADATA_BOMBS
+    return {"kind": kind, "side": None if metadata else side, "pixels": None if metadata else side * side,
+            "bytes": len(data), "status": answer.status,
             "code": answer.code, "warm_status": warm.status, "peak_before_mb": round(before / 1024, 1),
             "peak_mb": round(peak / 1024, 1)}
 
@@ -102,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         within = r["status"] == 200 and r["peak_mb"] <= 0.85 * r["function_memory_mb"]
         ok &= within
-        print(f"flood {r['kind']:10s} {r['side']}x{r['side']} ({r['pixels'] / 1e6:.1f} MP) in {r['bytes'] / 1000:.0f} KB: "
+        shape = "EXIF bomb" if r["kind"] in METADATA_BOMBS else f"{r['side']}x{r['side']} ({r['pixels'] / 1e6:.1f} MP)"
+        print(f"flood {r['kind']:17s} {shape} in {r['bytes'] / 1000:.0f} KB: "
               f"{r['status']}, peak RSS {r['peak_mb']} MB of {r['function_memory_mb']} MB "
               f"({'ok' if within else 'OVER 85 %'})")
     path = args.json if os.path.isabs(args.json) else os.path.join(harness.ROOT, args.json)

@@ -247,6 +247,9 @@ def _reexec_isolated(argv: list[str]) -> int | None:
         os.makedirs(dest, exist_ok=True)
         for src in (model, os.path.splitext(model)[0] + ".json"):
             shutil.copy2(src, dest)
+        faces = os.path.join(os.path.dirname(model), "faces")  # the face models beside it, if any
+        if os.path.isdir(faces):
+            shutil.copytree(faces, os.path.join(dest, "faces"), dirs_exist_ok=True)
         env["MODEL_PATH"] = os.path.join(dest, os.path.basename(model))
         env.pop("DETECT_TEST_MODEL", None)
     inner = (

@@ -97,7 +97,7 @@ def test_soak_detects_injected_leaks(api_app, monkeypatch, tmp_path):
 def test_pixel_flood_under_the_limit_fits_the_function_memory(model_path, kind):
     r = flood.measure(kind, env=_env(model_path))
     assert r["warm_status"] == 200
-    assert r["bytes"] < 420_000  # a small upload within the limits...
+    assert r["bytes"] < 420_000 and (r["pixels"] or 0) <= r["max_pixels"]  # a small upload within the limits...
     assert (r["status"], r["code"]) == (200, None)  # ...is served
     # ...and its peak stays under 85 % of the function's memory (Lambda kills the sandbox at 100 %).
     assert r["peak_mb"] <= 0.85 * r["function_memory_mb"], r

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 DEFAULT_MODEL_PATH = "/opt/model/model.tflite"
 DEFAULT_MAX_IMAGE_BYTES = 4_500_000  # base64 → 6 MB, Lambda's synchronous payload limit
-DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
+DEFAULT_MAX_IMAGE_PIXELS = 24_000_000  # template MaxImagePixels: 40 MP floods peaked near 1 GB
 DEFAULT_MIN_SIDE = 16
 
 

@@ -29,7 +29,7 @@ MIME_TYPES = {
     "BMP": "image/bmp",
 }
 DEFAULT_MIN_SIDE = 16
-DEFAULT_MAX_PIXELS = 40_000_000
+DEFAULT_MAX_PIXELS = 24_000_000  # = config.DEFAULT_MAX_IMAGE_PIXELS (memory of pixel floods)
 
 _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
