@@ -324,22 +324,29 @@ def crop_box(face: "Face | tuple", image_size: tuple[int, int], scale: float = C
     side = scale * max(x1 - x0, y1 - y0)
     cx = (x0 + x1) / 2
     cy = (y0 + y1) / 2 + shift_y * (y1 - y0)
-    sw, sh = min(side, W), min(side, H)
-    left = min(max(cx - sw / 2, 0.0), W - sw)
-    top = min(max(cy - sh / 2, 0.0), H - sh)
-    box = (round(left), round(top), round(left + sw), round(top + sh))
-    return (max(0, box[0]), max(0, box[1]), min(W, box[2]), min(H, box[3]))
+    sw, sh = min(round(side), W), min(round(side), H)
+    left = int(round(min(max(cx - sw / 2, 0.0), W - sw)))
+    top = int(round(min(max(cy - sh / 2, 0.0), H - sh)))
+    return (left, top, left + sw, top + sh)
+
+
+def main_face(faces: list["Face"], image_size: tuple[int, int]) -> int | None:
+    """The index of the face the image is a crop of, or None: when the image already is a face
+    crop like the training images (a near-square frame whose largest face is at least
+    ``ALIGNED_MIN_SHARE`` of the shorter side, the smallest share among the training sets), that
+    face is judged on the whole image, as the classifier was trained; other (background) faces
+    are still cropped and judged."""
+    W, H = image_size
+    if not faces or max(W, H) > ALIGNED_MAX_ASPECT * min(W, H):
+        return None
+    i = max(range(len(faces)), key=lambda k: faces[k].width * faces[k].height)
+    face = faces[i]
+    return i if max(face.width, face.height) >= ALIGNED_MIN_SHARE * min(W, H) else None
 
 
 def is_face_crop(faces: list["Face"], image_size: tuple[int, int]) -> bool:
-    """True when the image already is a face crop like the training images: one face, a near-square
-    frame, and the face box at least ``ALIGNED_MIN_SHARE`` of the shorter side (the smallest share
-    among the training sets). Such an image is judged whole, as the classifier was trained."""
-    W, H = image_size
-    if len(faces) != 1 or max(W, H) > ALIGNED_MAX_ASPECT * min(W, H):
-        return False
-    face = faces[0]
-    return max(face.width, face.height) >= ALIGNED_MIN_SHARE * min(W, H)
+    """True when the image already is a crop of one of its faces (see ``main_face``)."""
+    return main_face(faces, image_size) is not None
 
 
 def _round_box(box, factor: float, limit: tuple[int, int]) -> list[int]:
@@ -351,8 +358,9 @@ def _round_box(box, factor: float, limit: tuple[int, int]) -> list[int]:
 VERDICT_RULE = (
     "Faces, not frames: BlazeFace finds the faces; each is cropped like the training images and "
     "judged by the int8 model. The image's verdict (label, fake_probability) is its most-fake "
-    "face's. An image that already is a face crop (one face, near-square, the face >= 35 % of the "
-    "shorter side) is judged whole, exactly as the training images were. With no face found, the "
+    "face's. When the image already is a face crop (near-square, its largest face >= 35 % of the "
+    "shorter side), that face is judged on the whole image, exactly as the training images were. "
+    "With no face found, the "
     "whole image is judged and `faces` is empty."
 )
 FACE_DECODE_SIDE = 1200  # big JPEGs are decoded (Image.draft) down to no less than this per side
@@ -391,9 +399,9 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
     t1 = time.perf_counter()
     W, H = upright.size
     factor = original_size[0] / W
-    aligned = is_face_crop(found, (W, H))
+    main = main_face(found, (W, H))
     whole = None
-    if aligned or not found:
+    if main is not None or not found:
         # Exactly the plain path (same JPEG draft as classifying the image directly).
         plain = img
         source = getattr(img, "source_size", None) or img.size
@@ -401,9 +409,9 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
             plain = decode_image(data, model.spec, max_pixels=service.max_pixels, min_side=service.min_side)
         whole = preprocess(plain, model.spec)
     faces, inputs = [], []
-    for face in found:
-        box = (0, 0, W, H) if aligned else crop_box(face, (W, H))
-        x = whole if aligned else preprocess(upright.crop(box), model.spec)
+    for k, face in enumerate(found):
+        box = (0, 0, W, H) if k == main else crop_box(face, (W, H))
+        x = whole if k == main else preprocess(upright.crop(box), model.spec)
         p = round(float(model.probability(x)), 6)
         faces.append({
             "box": _round_box(face.box, factor, original_size),
@@ -416,9 +424,9 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
     if faces:
         worst = max(range(len(faces)), key=lambda i: faces[i]["fake_probability"])
         x, p = inputs[worst], faces[worst]["fake_probability"]
-        if aligned:
+        if worst == main:
             source = {"rule": "face_crop_whole", "face": worst,
-                      "note": "The image is already a face crop like the training images; it is judged whole."}
+                      "note": "The image is already a crop of this face, like the training images; it is judged whole."}
         else:
             source = {"rule": "most_fake_face", "face": worst,
                       "note": ("The image's verdict is its most-fake face." if len(faces) > 1
