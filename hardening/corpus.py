@@ -188,6 +188,13 @@ def cases() -> list[Case]:
     add(Case("raw_over_limit", "7 MB raw body (a JPEG padded with zeros)", 413, "image_too_large", big, "image/jpeg"))
     add(Case("json_over_limit", "7 MB image as base64 in JSON", 413, "image_too_large", _json({"image": _b64(big)}), J))
 
+    # Over API Gateway's own 10 MB limit: the gateway answers (the function never runs).
+    huge = photo_jpeg + b"\x00" * (11 * 1024 * 1024 - len(photo_jpeg))
+    add(Case("gateway_body_over_10mb", "11 MB raw body: refused by the gateway itself", 413, "request_too_large",
+             huge, "image/jpeg", layer="gateway"))
+    add(Case("gateway_json_over_10mb", "11 MB JSON body: refused by the gateway itself", 413, "request_too_large",
+             _json({"image": "A" * (11 * 1024 * 1024)}), J, layer="gateway"))
+
     # ---- content types and multipart ---------------------------------------------------------
     add(Case("content_type_text", "JPEG bytes labelled text/plain", 415, "unsupported_media_type", photo_jpeg, "text/plain"))
     add(Case("content_type_missing", "JPEG bytes with no Content-Type", 415, "unsupported_media_type", photo_jpeg, None))
@@ -222,13 +229,13 @@ def cases() -> list[Case]:
 # --------------------------------------------------------------------------- table + files
 def table(corpus: list[Case]) -> str:
     lines = [
-        "| # | case | what | bytes | content type | request | status | code |",
-        "|---|---|---|---|---|---|---|---|",
+        "| # | case | what | bytes | content type | request | via | status | code |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for i, k in enumerate(corpus, 1):
         lines.append(
             f"| {i} | `{k.name}` | {k.what.replace('|', '/')} | {len(k.body):,} | {k.content_type or '(none)'} "
-            f"| {k.method} {k.path} | {k.status} | {k.code or '-'} |"
+            f"| {k.method} {k.path} | {k.layer} | {k.status} | {k.code or '-'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -259,12 +266,16 @@ def run(corpus: list[Case]) -> dict:
     from . import harness
 
     handler = harness.load_handler()
+    gateway = None
     rows, statuses = [], Counter()
     for k in corpus:
-        event = harness.event_for(k.method, k.path, k.request_headers(), k.body)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            answer = harness.call(handler, event)
+            if k.layer == "gateway":
+                gateway = gateway or harness.local_gateway(handler)
+                answer = harness.through_gateway(gateway, k.method, k.path, k.request_headers(), k.body)
+            else:
+                answer = harness.call(handler, harness.event_for(k.method, k.path, k.request_headers(), k.body))
         statuses[answer.status] += 1
         rows.append({"name": k.name, "expected": [k.status, k.code], "got": [answer.status, answer.code],
                      "ok": (answer.status, answer.code) == (k.status, k.code)})

@@ -378,14 +378,10 @@ class LocalGateway:
     """The local gateway (gateway/) on 127.0.0.1:<free port> in a thread, throttle opened up."""
 
     def __init__(self, handler=None):
-        from gateway.apigw import Gateway, TokenBucket
         from gateway.server import make_server
 
-        handler = handler or harness.load_handler()
-        settings = _gateway_settings()
         # Fuzzing measures the function, not the throttle: 429s would hide what the handler says.
-        settings.rate, settings.burst = 1e9, 10**9
-        self.gateway = Gateway(handler=handler, settings=settings, bucket=TokenBucket(1e9, 1e9))
+        self.gateway = harness.local_gateway(handler, rate=1e9, burst=1e9)
         self.httpd = make_server("127.0.0.1", 0, self.gateway)
         self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -398,12 +394,6 @@ class LocalGateway:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(timeout=5)
-
-
-def _gateway_settings():
-    from gateway.template import load_settings
-
-    return load_settings(os.path.join(harness.ROOT, "template.yaml"))
 
 
 def fuzz_gateway(n: int, seed: int, handler=None) -> Tally:

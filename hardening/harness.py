@@ -193,3 +193,23 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return 30_000
+
+
+# --------------------------------------------------------------------------- the local gateway
+def local_gateway(handler=None, *, rate: float = 1e9, burst: float = 1e9):
+    """gateway.apigw.Gateway (API Gateway's semantics: 10 MB limit, throttle, gateway responses
+    from template.yaml) in front of ``handler``, in-process; throttle opened up unless told."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from gateway.apigw import Gateway, TokenBucket
+    from gateway.template import load_settings
+
+    settings = load_settings(os.path.join(ROOT, "template.yaml"))
+    return Gateway(handler=handler or load_handler(), settings=settings, bucket=TokenBucket(rate, burst))
+
+
+def through_gateway(gw, method: str, path: str, headers: dict | None, body: bytes | None) -> Answer:
+    """One HTTP request through the in-process gateway, answered as an ``Answer``."""
+    resp = gw.invoke(method=method, target=path, headers=list((headers or {}).items()), body=body,
+                     source_ip="127.0.0.1", content_length=len(body or b""))
+    return Answer({"statusCode": resp.status, "headers": dict(resp.headers), "body": resp.body.decode("utf-8", "replace")})

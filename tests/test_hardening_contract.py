@@ -114,3 +114,13 @@ def test_contract_checker_rejects_what_does_not_fit(contract):
         contract.check("POST", "/predict", 415, {"message": "Unsupported Media Type"})
     with pytest.raises(AssertionError, match="unknown path must be 404"):
         contract.check("GET", "/nope", 500, {"error": {"code": "internal_error", "message": "x"}})
+
+
+def test_gateway_answers_fit_the_document_too(api_app, contract):
+    """API Gateway's own errors (template gateway responses, emulated by gateway/) use the error shape."""
+    gw = harness.local_gateway(api_app.lambda_handler, rate=0, burst=1)
+    first = harness.through_gateway(gw, "GET", "/model", {}, b"")
+    throttled = harness.through_gateway(gw, "POST", "/predict", {"Content-Type": "image/jpeg"}, JPEG)
+    assert first.status == 200 and (throttled.status, throttled.code) == (429, "throttled"), throttled
+    contract.check("POST", "/predict", throttled.status, throttled.json, throttled.headers)
+    contract.check("GET", "/model", first.status, first.json, first.headers)

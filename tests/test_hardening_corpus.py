@@ -45,7 +45,7 @@ def test_corpus_is_large_and_covers_the_issue_list():
         "jpeg_grayscale", "png_1x1", "png_1x5000", "tiff", "bmp", "ico", "webp", "heic_random", "svg",
         "html", "jpeg_zip_polyglot", "pdf", "base64_newlines", "base64_spaces", "base64_urlsafe",
         "data_url_wrong_mime", "json_extra_fields", "json_image_null", "json_image_number",
-        "json_image_nested", "raw_over_limit", "json_over_limit", "content_type_text",
+        "json_image_nested", "raw_over_limit", "json_over_limit", "gateway_body_over_10mb", "content_type_text",
         "content_type_missing", "multipart_wrong_field",
     }
     assert not required - names, f"missing cases: {sorted(required - names)}"
@@ -54,16 +54,26 @@ def test_corpus_is_large_and_covers_the_issue_list():
     assert {200, 400, 404, 405, 413, 415, 422} <= statuses
 
 
+@pytest.fixture(scope="module")
+def gateway(handler):
+    return harness.local_gateway(handler)
+
+
 @pytest.mark.timeout(60)  # a hang guard (regex and decompression bombs), not a speed check
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_case_gets_its_exact_answer(handler, contract, case):
+def test_case_gets_its_exact_answer(handler, gateway, contract, case):
     event = harness.event_for(case.method, case.path, case.request_headers(), case.body)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow warns about the corrupt EXIF on purpose
-        answer = harness.call(handler, event)
+        if case.layer == "gateway":
+            answer = harness.through_gateway(gateway, case.method, case.path, case.request_headers(), case.body)
+        else:
+            answer = harness.call(handler, event)
     assert (answer.status, answer.code) == (case.status, case.code), f"{case.name}: {case.what}: {answer!r}"
     assert "Traceback" not in answer.text and 'File "' not in answer.text
     contract.check(case.method, case.path, answer.status, answer.json, answer.headers)
+    if case.layer == "gateway":
+        return  # the gateway's own answer: no request id of the function
     if answer.status >= 400:
         assert answer.json["error"]["message"].strip()
         assert answer.json["error"]["request_id"] == event["requestContext"]["requestId"]
@@ -82,4 +92,4 @@ def test_generator_writes_bodies_and_the_expected_table(tmp_path):
         assert (row["status"], row["code"]) == (case.status, case.code)
     table = (out / "corpus.md").read_text()
     assert table.count("\n| ") == len(CASES) + 1  # header + one row per case
-    assert "| 413 | image_too_large |" in table
+    assert "| handler | 413 | image_too_large |" in table and "| gateway | 413 | request_too_large |" in table
