@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(_child(int(args.child[1]), args.child[0])))
         return 0
     rows = [measure(kind) for kind in list(COLOUR_TYPES) + list(METADATA_BOMBS)]
+    import time
+
+    for r in rows:
+        r["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     ok = True
     for r in rows:
         within = r["status"] == 200 and r["peak_mb"] <= 0.85 * r["function_memory_mb"]
