@@ -57,6 +57,9 @@ EXPERIMENTS = [
     "Self-blended images (after Shiohara & Yamasaki 2022; p 0.3 of reals, landmark-free central ellipse), "
     "16-epoch budget: best mean 0.765 after 9 epochs (ffhq-stylegan up to 0.697 early, lfw-faceswap still "
     "0.49-0.50); stopped as it trailed the shipped run.",
+    "int8 export: with BatchNorm as separate MUL/ADD ops the int8 model lost up to 0.0045 AUC (mesonet-df; "
+    "gate 0.005) and agreed on 98.5% of labels; folding each BN's scale into its conv (exact in float, "
+    "max logit drift 2e-6) cut that to <= 0.0007 and >= 99.7%.",
     "Op determinism (tf.config.experimental.enable_op_determinism) costs ~2.5x on CPU: off; seeds are fixed "
     "(tf.keras.utils.set_random_seed, seeded splits, stateless augmentation), so reruns differ only by "
     "floating-point reduction order.",
@@ -366,7 +369,9 @@ def write_card(card: dict, model_path: str) -> str:
     path = os.path.splitext(model_path)[0] + ".json"
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(_round(card), fh, indent=1)
+        # figures are rounded for reading; the input block is not (its scale is 1/255 exactly: serving
+        # multiplies by it, and 0.00392 would feed the model slightly different inputs than training did)
+        json.dump({k: (v if k == "input" else _round(v)) for k, v in card.items()}, fh, indent=1)
         fh.write("\n")
     os.replace(tmp, path)
     return path

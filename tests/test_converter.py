@@ -162,6 +162,8 @@ def test_shipped_card_matches_tflite_and_contract():
                 "threshold_rule", "metrics", "quantization", "parity", "training_data", "licence", "limitations"):
         assert key in card, key
     assert card["input"] == InputSpec.from_card(card).to_card()
+    # exactly what training used (a rounded scale would feed serving slightly different inputs)
+    assert InputSpec.from_card(card) == InputSpec() and card["input"]["scale"] == 1.0 / 255.0
     assert card["output"]["tensor"] == "logit"
     assert card["temperature"] > 0 and 0 < card["threshold"] < 1
     assert card["parity"]["passed"] is True

@@ -24,7 +24,9 @@ pytestmark = [
                        reason="../shared/data/faces not here"),
 ]
 
-SMOKE = dict(limit_train=48, limit_valid=40, limit_test=60)
+# Few images are trained on; the parity gate still needs a few hundred test images per set, because an
+# AUC on 60 images moves by ~0.005 when two or three pairs swap order.
+SMOKE = dict(limit_train=100, limit_valid=60, limit_test=240)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def test_smoke_export_card_and_serving_evaluate(smoke):
 
     out = str(smoke["work"] / "good" / "model.tflite")
     card = export(smoke["keras"], smoke["manifest"], smoke["manifest_path"], out,
-                  cache_dir=str(smoke["work"] / "cache"), n_representative=64, version="0.0.0-smoke", **SMOKE)
+                  cache_dir=str(smoke["work"] / "cache"), n_representative=400, version="0.0.0-smoke", **SMOKE)
     with open(os.path.join(os.path.dirname(out), "model.json"), encoding="utf-8") as fh:
         on_disk = json.load(fh)
     assert on_disk["sha256"] == sha256_file(out) == card["sha256"]
@@ -69,14 +71,14 @@ def test_smoke_export_card_and_serving_evaluate(smoke):
                 "threshold_rule", "metrics", "quantization", "parity", "training_data", "licence", "limitations"):
         assert key in on_disk, key
     assert on_disk["version"] == "0.0.0-smoke"
-    assert on_disk["input"] == InputSpec().to_card()
+    assert on_disk["input"] == InputSpec().to_card()  # exact, not rounded: serving scales by it
     assert on_disk["output"]["tensor"] == "logit"
     assert on_disk["temperature"] > 0 and 0.0 < on_disk["threshold"] < 1.0
     assert set(on_disk["metrics"]["validation"]) == set(SETS)
     assert on_disk["parity"]["passed"] is True
     for s in SETS:
         p = on_disk["parity"]["sets"][s]
-        assert p["n"] == SMOKE["limit_test"]
+        assert p["n"] == min(SMOKE["limit_test"], len(smoke["manifest"]["sets"][s]["test"]))
         assert p["auc_diff"] <= 0.005 and p["label_agreement"] >= 0.98
     q = on_disk["quantization"]
     assert q["int8_input_quantization"]["scale"] == pytest.approx(1 / 255, rel=0.02)
@@ -107,7 +109,7 @@ def test_parity_gate_rejects_a_misscaled_export(smoke):
     out = str(smoke["work"] / "broken" / "model.tflite")
     with pytest.raises(ParityError) as err:
         export(smoke["keras"], smoke["manifest"], smoke["manifest_path"], out,
-               cache_dir=str(smoke["work"] / "cache"), n_representative=64, rep_scale=0.02, **SMOKE)
+               cache_dir=str(smoke["work"] / "cache"), n_representative=400, rep_scale=0.02, **SMOKE)
     assert "rejected" in str(err.value)
     assert not os.path.exists(out) and not os.path.exists(os.path.join(os.path.dirname(out), "model.json"))
 
