@@ -290,3 +290,26 @@ def test_face_path_keeps_auc_on_the_aligned_test_split(service, model):
     lines.append(f"all: n={len(everything)} AUC plain {a_plain:.4f} face path {a_face:.4f} loss {a_plain - a_face:+.4f}")
     print("\n".join(lines), "\nverdict rules:", rules)
     assert a_plain - a_face <= 0.01
+
+
+# --------------------------------------------------------------------------- EXIF orientation
+@pytest.mark.parametrize("orientation,stored", [(6, Image.Transpose.ROTATE_90), (3, Image.Transpose.ROTATE_180),
+                                                (8, Image.Transpose.ROTATE_270)])
+def test_exif_rotated_photo_gives_the_same_faces_as_the_upright_one(service, orientation, stored):
+    """Boxes are in displayed pixels and each face is judged upright exactly once (Pillow copies
+    the EXIF into crops: applying the orientation again would judge a rotated face)."""
+    rng = np.random.default_rng(4)
+    comp = fs.compose(fs.pick_faces(rng, 2, fs.test_split(("ffhq-stylegan",))), (1200, 900), rng,
+                      side_range=(250, 350))
+    upright = service.analyze(comp.jpeg())
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    comp.image.transpose(stored).save(buf, "JPEG", quality=92, exif=exif.tobytes())
+    rotated = service.analyze(buf.getvalue())
+    assert (rotated["image"]["width"], rotated["image"]["height"]) == (1200, 900)
+    assert len(rotated["faces"]) == len(upright["faces"]) == 2
+    for a, b in zip(sorted(upright["faces"], key=lambda f: f["box"]), sorted(rotated["faces"], key=lambda f: f["box"])):
+        assert np.allclose(a["box"], b["box"], atol=3)
+        # same pixels up to JPEG re-encoding of the rotated copy
+        assert b["fake_probability"] == pytest.approx(a["fake_probability"], abs=0.05)

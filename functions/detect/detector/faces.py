@@ -381,6 +381,14 @@ def upright_rgb(img: Image.Image) -> Image.Image:
     return to_rgb(upright(img))
 
 
+def _crop(upright: Image.Image, box) -> Image.Image:
+    """A crop of the upright image. Pillow copies ``info`` (the EXIF, orientation included) into
+    crops, and ``preprocess`` applies the orientation: drop it, the pixels are upright already."""
+    crop = upright.crop(box)
+    crop.info = {}
+    return crop
+
+
 def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[int, int]) -> dict:
     """The face path of ``Detector.analyze``: ``img`` is the decoded upload (face decode spec),
     ``original_size`` the displayed size boxes are reported in.
@@ -411,7 +419,7 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
     faces, inputs = [], []
     for k, face in enumerate(found):
         box = (0, 0, W, H) if k == main else crop_box(face, (W, H))
-        x = whole if k == main else preprocess(upright.crop(box), model.spec)
+        x = whole if k == main else preprocess(_crop(upright, box), model.spec)
         p = round(float(model.probability(x)), 6)
         faces.append({
             "box": _round_box(face.box, factor, original_size),
