@@ -150,6 +150,8 @@ class Stacks:
     layer: str
     function: str
     baseline_python: str
+    ours_frame: Stack | None = None  # ours without the face stage (model layer without faces/)
+    faces: bool = False
 
     @classmethod
     def build(cls, repo: str, args, card: dict) -> "Stacks":
@@ -176,7 +178,21 @@ class Stacks:
             "BASELINE_THRESHOLD": str(card.get("threshold", 0.5)),
             "BENCH_WORKER_LOG": os.path.join(logs, "baseline-stdout.log"),
         })
+        # The shipped model layer holds faces/ (BlazeFace) beside the model: the handler then judges
+        # face crops. The same handler over a copy of the model without faces/ judges the frame.
+        model_dir = os.path.dirname(os.path.abspath(args.model))
+        faces = all(os.path.isfile(os.path.join(model_dir, "faces", f))
+                    for f in ("face_detection_short_range.tflite", "face_detection_full_range.tflite"))
+        frame_dir = os.path.join(work, "model-frame-only")
+        shutil.rmtree(frame_dir, ignore_errors=True)
+        os.makedirs(frame_dir)
+        shutil.copy(args.model, os.path.join(frame_dir, "model.tflite"))
+        frame_env = dict(ours_env, MODEL_PATH=os.path.join(frame_dir, "model.tflite"),
+                         BENCH_WORKER_LOG=os.path.join(logs, "ours-frame-stdout.log"))
         return cls(
+            ours_frame=Stack("ours_frame", [py, os.path.join(HERE, "worker_ours.py")], frame_env,
+                             os.path.join(logs, "ours-frame-stderr.log")),
+            faces=faces,
             ours=Stack("ours", [py, os.path.join(HERE, "worker_ours.py")], ours_env,
                        os.path.join(logs, "ours-stderr.log")),
             base=Stack("baseline", [os.path.abspath(args.baseline_python), os.path.join(HERE, "worker_baseline.py")],
@@ -301,13 +317,17 @@ def _cold_once(stack: Stack, request: str) -> dict:
 def cold_starts(stacks: Stacks, events: dict, inputs: dict, runs: int, log, warmup: bool = True) -> dict:
     """Fresh processes, ours and the baseline alternating (order flipped every run); one untimed
     run of each first so both start from a warm page cache."""
-    req = {"ours": events["face256"], "baseline": inputs["face256"]["path"]}
+    req = {"ours": events["face256"], "baseline": inputs["face256"]["path"], "floor": "-", "bare": "-"}
+    py = stacks.ours.cmd[0]
+    floor_cmd = lambda what: [py, os.path.join(HERE, "worker_floor.py"), what]  # noqa: E731
+    refs = (Stack("bare", floor_cmd("bare"), stacks.ours.env, stacks.ours.log),
+            Stack("floor", floor_cmd("floor"), stacks.ours.env, stacks.ours.log))
     pair = (stacks.ours, stacks.base)
     for s in pair if warmup else ():
         _cold_once(s, req[s.name])
-    samples = {"ours": [], "baseline": []}
+    samples = {"ours": [], "baseline": [], "floor": [], "bare": []}
     for i in range(runs):
-        for s in (pair if i % 2 == 0 else pair[::-1]):
+        for s in (pair if i % 2 == 0 else pair[::-1]) + refs:
             samples[s.name].append(_cold_once(s, req[s.name]))
         if (i + 1) % 5 == 0:
             log(f"  cold {i + 1}/{runs}: ours {samples['ours'][-1]['wall_ms']:.0f} ms, "
@@ -317,6 +337,9 @@ def cold_starts(stacks: Stacks, events: dict, inputs: dict, runs: int, log, warm
         out[name] = {k: summary([r[k] for r in rows], 1) for k in rows[0] if k != "fake_probability"}
         out[name]["fake_probability"] = rows[0]["fake_probability"]
     out["ratio_wall_p50"] = round(out["baseline"]["wall_ms"]["p50"] / out["ours"]["wall_ms"]["p50"], 1)
+    out["floor_note"] = ("bare: the interpreter alone; floor: numpy + LiteRT + model loaded + Pillow "
+                         "(no handler), fresh processes of the same Python in the same run")
+    out["ours_over_floor_ms"] = round(out["ours"]["wall_ms"]["p50"] - out["floor"]["wall_ms"]["p50"], 1)
     return out
 
 
@@ -351,12 +374,12 @@ class Worker:
 
 
 def _requests(events: dict, inputs: dict) -> dict:
-    return {"ours": events, "baseline": {k: v["path"] for k, v in inputs.items()}}
+    return {"ours": events, "ours_frame": events, "baseline": {k: v["path"] for k, v in inputs.items()}}
 
 
 def warm_latency(stacks: Stacks, events: dict, inputs: dict, reps: int) -> dict:
     reqs = _requests(events, inputs)
-    workers = [Worker(stacks.ours), Worker(stacks.base)]
+    workers = [Worker(stacks.ours), Worker(stacks.base), Worker(stacks.ours_frame)]
     answers = {}
     try:
         for w in workers:
@@ -369,12 +392,14 @@ def warm_latency(stacks: Stacks, events: dict, inputs: dict, reps: int) -> dict:
         errors = 0
         for r, k in enumerate(per):
             for n in IMAGES:
-                for w in (workers if r % 2 == 0 else workers[::-1]):
+                for w in (workers if r % 2 == 0 else workers[::-1]):  # alternate the order
                     got = w.ask(cmd="time", name=n, n=k)
                     ms[w.stack.name][n] += got["ms"]
                     errors += got["errors"]
-        stages = {n: {k: round(v, 2) for k, v in workers[0].ask(cmd="stages", name=n, n=max(5, reps // 2)).items()}
+        stages = {n: {k: round(v, 2) for k, v in workers[2].ask(cmd="stages", name=n, n=max(5, reps // 2)).items()}
                   for n in IMAGES}
+        # the handler's own timings of one warm request (with faces: detection, crops, inference)
+        handler_timings = {n: workers[0].load(n, reqs["ours"][n])["timings_ms"] for n in IMAGES}
     finally:
         for w in workers:
             w.close()
@@ -384,7 +409,11 @@ def warm_latency(stacks: Stacks, events: dict, inputs: dict, reps: int) -> dict:
     for name in ms:
         out[name] = {n: summary(ms[name][n], 2) for n in IMAGES}
     out["ratio_p50"] = {n: round(out["baseline"][n]["p50"] / out["ours"][n]["p50"], 1) for n in IMAGES}
-    out["ours_stages_ms"] = stages
+    out["ours_stages_ms"] = stages  # frame-only handler: where its time goes
+    out["ours_handler_timings_ms"] = handler_timings
+    out["ratio_p50_frame_only"] = {n: round(out["baseline"][n]["p50"] / out["ours_frame"][n]["p50"], 1)
+                                   for n in IMAGES}
+    out["face_stage"] = stacks.faces
     out["answers"] = {name: {n: {"label": a["label"], "fake_probability": a["fake_probability"]}
                              for n, a in per_img.items()} for name, per_img in answers.items()}
     return out

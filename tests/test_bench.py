@@ -23,9 +23,9 @@ FIGURES = [
     *[("cold_start", s, k, q) for s in ("ours", "baseline")
       for k in ("wall_ms", "in_process_ms", "import_load_ms", "first_request_ms", "interpreter_ms", "cpu_ms_process")
       for q in ("p50", "p95")],
-    ("cold_start", "ratio_wall_p50"),
+    ("cold_start", "ratio_wall_p50"), ("cold_start", "floor", "wall_ms", "p50"), ("cold_start", "bare", "wall_ms", "p50"),
     # warm latency, event -> response, three images
-    *[("warm", s, img, q) for s in ("ours", "baseline") for img in ("face256", "photo1mp", "photo12mp")
+    *[("warm", s, img, q) for s in ("ours", "ours_frame", "baseline") for img in ("face256", "photo1mp", "photo12mp")
       for q in ("p50", "p95")],
     *[("warm", "ratio_p50", img) for img in ("face256", "photo1mp", "photo12mp")],
     # installed size
@@ -37,7 +37,8 @@ FIGURES = [
     *[("tflite", "latency_ms", m, q) for m in ("int8", "float32") for q in ("p50", "p95")],
     ("tflite", "ratio_latency_p50"), ("tflite", "auc", "int8"), ("tflite", "auc", "float32"),
 ]
-TARGETS = {"cold_start", "cold_start_speedup", "warm_1mp", "warm_12mp", "layer_size", "peak_rss"}
+TARGETS = {"cold_start", "cold_start_speedup", "warm_1mp", "warm_12mp", "warm_1mp_frame_only",
+           "warm_12mp_frame_only", "layer_size", "peak_rss"}
 
 
 def _get(d, path):
