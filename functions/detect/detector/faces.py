@@ -11,9 +11,9 @@ Only the model files are used; the SSD anchors, box decoding and weighted non-ma
 suppression below are NumPy, following the options of MediaPipe's ``face_detection_short_range``
 and ``face_detection_full_range`` graphs (ssd_anchors_calculator, tensors_to_detections).
 
-Search: the whole frame with both models, then an overlapping 3x3 grid of half-size tiles with
-the short-range model (small faces in big photos are missed on the whole frame); every detection
-is mapped back to image pixels and the lot is merged by weighted NMS.
+Search: the whole frame with both models, then (images >= 512 px) an overlapping 2x2 grid of
+tiles of 0.6 x the frame with both models (small faces in big photos are missed on the whole
+frame); every detection is mapped back to image pixels and the lot is merged by weighted NMS.
 
 Crop rule (measured on the shared training images, see docs/faces.md): a square of side
 ``CROP_SCALE`` x the detector box's larger side, centred on the box centre shifted by
@@ -49,7 +49,8 @@ ALIGNED_MIN_SHARE = 0.35  # face box / shorter side >= this: already a face crop
 ALIGNED_MAX_ASPECT = 1.3
 
 # Search
-TILE_GRID = 3  # 3x3 tiles of half the frame each (50 % overlap), both models
+TILE_GRID = 2  # 2x2 tiles of 0.6 x the frame each (overlap 0.2 of the frame), both models
+TILE_FRACTION = 0.6
 TILE_MIN_LONG_SIDE = 512  # smaller images are searched whole only
 CONTAINED = 0.6  # a box this much inside a better one is the same face (tile edges)
 
@@ -237,6 +238,7 @@ class FaceDetector:
             self.short = _SSD(os.path.join(model_dir, SHORT_RANGE), SSD_SHORT, interpreter_class)
             self.full = _SSD(os.path.join(model_dir, FULL_RANGE), SSD_FULL, interpreter_class)
             self.tile_models = (self.short, self.full)
+            self.tile_grid, self.tile_fraction = TILE_GRID, TILE_FRACTION
         except ModelUnavailable:
             raise
         except Exception as exc:
@@ -273,9 +275,9 @@ class FaceDetector:
         """All faces in an RGB image, best first; boxes in ``img`` pixels."""
         W, H = img.size
         # One downscaled copy serves every pass: the whole frame goes to 128 and 192 px, and the
-        # 3x3 half-frame tiles are crops of it at the full-range model's input size (192 px).
+        # tiles (0.6 x the frame) are crops of it at the full-range model's input size (192 px).
         tiled = max(W, H) >= TILE_MIN_LONG_SIDE
-        long_side = 2 * self.full.size if tiled else self.full.size
+        long_side = round(self.full.size / self.tile_fraction) if tiled else self.full.size
         base = img
         if max(W, H) > long_side:
             f = long_side / max(W, H)
@@ -288,11 +290,12 @@ class FaceDetector:
             self._run(self.full, base, (0, 0, w, h), factor, tile=False),
         ]
         if tiled:
-            tw, th = w / 2, h / 2
-            for j in range(TILE_GRID):
-                for i in range(TILE_GRID):
-                    tx0 = round(i * tw / 2)
-                    ty0 = round(j * th / 2)
+            n, frac = self.tile_grid, self.tile_fraction
+            tw, th = w * frac, h * frac
+            steps = [k / (n - 1) * (1 - frac) if n > 1 else 0.0 for k in range(n)]
+            for fy in steps:
+                for fx in steps:
+                    tx0, ty0 = round(fx * w), round(fy * h)
                     region = (tx0, ty0, min(w, round(tx0 + tw)), min(h, round(ty0 + th)))
                     for ssd in self.tile_models:
                         found.append(self._run(ssd, base, region, factor, tile=True))
@@ -470,7 +473,7 @@ def describe() -> dict:
                       "wheel (MIT); see NOTICE in the model layer's faces/ folder",
             "min_score": MIN_SCORE,
             "nms": f"weighted, IoU > {NMS_IOU}",
-            "search": "whole frame and 3x3 half-frame tiles, each with the short- and full-range models, "
+            "search": "whole frame and 2x2 tiles of 0.6 x the frame, each with the short- and full-range models, "
                       f"on images >= {TILE_MIN_LONG_SIDE} px",
         },
         "crop_rule": (f"square of {CROP_SCALE} x the face box's larger side, centred {abs(CROP_SHIFT_Y)} x "
