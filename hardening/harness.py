@@ -19,7 +19,6 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP_PATH = os.path.join(ROOT, "functions", "detect", "app.py")
 SHIPPED_MODEL = os.path.join(ROOT, "layers", "model", "model.tflite")
-SMOKE_MODEL = "/tmp/smoke-model/model.tflite"
 
 # API Gateway base64-encodes a body when its Content-Type matches one of the API's binary media
 # types; template.yaml is the source of truth (read by binary_media_types()).
@@ -28,8 +27,8 @@ DEFAULT_BINARY_MEDIA_TYPES = ("*/*",)
 
 def model_path() -> str | None:
     """The model to serve: DETECT_TEST_MODEL or MODEL_PATH if set (and present), else the shipped
-    one, else the smoke model (the same order as tests/conftest.py)."""
-    for path in (os.environ.get("DETECT_TEST_MODEL"), os.environ.get("MODEL_PATH"), SHIPPED_MODEL, SMOKE_MODEL):
+    one (the same order as tests/conftest.py)."""
+    for path in (os.environ.get("DETECT_TEST_MODEL"), os.environ.get("MODEL_PATH"), SHIPPED_MODEL):
         if path and os.path.exists(path):
             return path
     return None

@@ -10,9 +10,6 @@ import pytest as _api_pytest
 REPO_ROOT = _ApiPath(__file__).resolve().parents[1]
 SHARED_FACES = REPO_ROOT.parent / "shared" / "data" / "faces"
 SHIPPED_MODEL = REPO_ROOT / "layers" / "model" / "model.tflite"
-# Until the shipped model lands, the smoke model stands in. The coordinator removes this fallback
-# (one place: here) once layers/model/model.tflite is committed.
-SMOKE_MODEL_FALLBACK = _ApiPath("/tmp/smoke-model/model.tflite")
 
 
 def resolve_model_path() -> _ApiPath:
@@ -21,8 +18,6 @@ def resolve_model_path() -> _ApiPath:
         return _ApiPath(override)
     if SHIPPED_MODEL.exists():
         return SHIPPED_MODEL
-    if SMOKE_MODEL_FALLBACK is not None and SMOKE_MODEL_FALLBACK.exists():
-        return SMOKE_MODEL_FALLBACK
     raise FileNotFoundError(f"no model: {SHIPPED_MODEL} (make model) is missing")
 
 

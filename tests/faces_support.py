@@ -20,14 +20,13 @@ DATA = os.path.join(os.path.dirname(REPO), "shared", "data", "faces")
 SPLITS = os.path.join(REPO, "models", "splits.json")
 FACE_MODELS = os.path.join(REPO, "layers", "model", "faces")
 SHIPPED_MODEL = os.path.join(REPO, "layers", "model", "model.tflite")
-SMOKE_MODEL = "/tmp/smoke-model/model.tflite"
 
 
 def model_path() -> str | None:
-    """The shipped model if it is there, else the smoke-trained one (same contract), else None."""
-    for path in (SHIPPED_MODEL, SMOKE_MODEL):
-        if os.path.isfile(path) and os.path.isfile(os.path.splitext(path)[0] + ".json"):
-            return path
+    """The shipped model (or DETECT_TEST_MODEL, as conftest), else None."""
+    path = os.environ.get("DETECT_TEST_MODEL") or SHIPPED_MODEL
+    if os.path.isfile(path) and os.path.isfile(os.path.splitext(path)[0] + ".json"):
+        return path
     return None
 
 
