@@ -33,22 +33,33 @@ def check_targets(results: dict) -> list[dict]:
 
 
 PROFILE_NOTES = """\
-What profiling showed (cProfile, `python -X importtime`, per-stage timers; taken while the machine was
-busy, so as CPU-time shares rather than wall times), and what changed:
-- Warm 12 MP: the stdlib's base64 decode of the 3.75 MB API Gateway body was ~30 % of the request
-  (21 ms of 71 ms CPU). `detector.http.b64decode` now decodes strictly valid base64 with pybase64
-  (SIMD; 0.6 ms) and leaves anything else to the stdlib, so answers are unchanged
-  (`tests/test_bench_base64.py`); pybase64 is in the runtime layer (+0.3 MB).
-- Warm 12 MP, what is left is JPEG entropy decoding. `Image.draft` decodes the 4000x3000 photo at
-  1/8 scale (500x375), so IDCT, upsampling and colour conversion almost vanish, but every Huffman
-  code of the file is still read: that time follows the file's size (2.8 MB here) and no switch of
-  Pillow/libjpeg-turbo skips it for a baseline JPEG.
+What profiling showed (cProfile, `python -X importtime`, the per-stage timers above), and what changed:
+- This machine is slower than the one the targets were set on: the int8 model's invoke takes
+  ~4.5 ms here (the issue measured ~1.8 ms) and the cold-start floor (numpy + LiteRT + model +
+  Pillow, no handler) is measured in the same run above (the issue measured ~56 + 10 ms). The
+  absolute targets (100 ms, 8 ms, 30 ms) are judged on these figures as they are; the ratios
+  hold across machines because both stacks ran side by side.
+- Face stage (shipped: the model layer holds BlazeFace in faces/): on a photo >= 512 px it runs
+  BlazeFace 20 times (whole frame with both models, then a 3x3 grid of half-size tiles with both
+  models) plus the classifier on each face crop, i.e. ~80 ms of a 1 MP or 12 MP request here; at
+  cold start it loads two more models (1.3 MB, XNNPACK). The 1 MP / 12 MP targets are out of reach
+  with this search; cheaper searches (tiles with the short-range model only, tiles only when the
+  whole frame finds no face) are the face stage's accuracy trade-off to make, not changed here.
+- Warm 12 MP, frame path: the stdlib's base64 decode of the 3.75 MB API Gateway body was ~30 % of
+  the request. `detector.http.b64decode` now decodes strictly valid base64 with pybase64 (SIMD,
+  ~0.7 ms) and leaves anything else to the stdlib, so answers are unchanged
+  (`tests/test_bench_base64.py`); pybase64 is in the runtime layer (+0.3 MB). What is left is
+  JPEG entropy decoding: `Image.draft` decodes the 4000x3000 photo at 1/8 scale (500x375), so
+  IDCT, upsampling and colour conversion almost vanish, but every Huffman code of the 2.6 MB file
+  is still read (feeding libjpeg the whole buffer at once instead of 64 KB blocks made no difference).
 - Cold start: `Image.open` on bytes imported the BMP, GIF, JPEG, PPM and PNG plugins (GIF pulls in
-  `subprocess`), over half of a sandbox's first request; `decode_image` now imports only the sniffed
-  format's plugin. Over the floor (numpy + LiteRT + model + Pillow), the handler's own imports and
-  first request add about a quarter (dataclasses/inspect, json, the JPEG plugin's own imports).
+  `subprocess`): over half of a sandbox's first request; `decode_image` now imports only the sniffed
+  format's plugin, and `urllib.parse` is imported only for MODEL_S3_URI. The handler's remaining
+  cost over the floor: the face stage (two models loaded, a search on the first request),
+  dataclasses (+inspect, ~12 ms here), hashlib/OpenSSL for the model's sha256 check (~4 ms), the
+  JPEG plugin's own `subprocess` import (~6 ms), the detector modules themselves.
 - LiteRT's default XNNPACK delegate costs a few ms at load but runs the int8 model ~4x faster than
-  the builtin kernels (4 vs 16 ms CPU on the busy machine): kept.
+  the builtin kernels: kept.
 """
 
 
@@ -108,7 +119,7 @@ def _tflite_rows(r: dict) -> list[tuple[str, str, str, str]]:
 
 STAGES = (("parse_event_base64", "event parse + base64 body"), ("decode_jpeg", "JPEG decode (draft: DCT-scaled)"),
           ("preprocess", "EXIF, RGB, resize to 256x256, scale"), ("model", "LiteRT int8 invoke + calibration"),
-          ("rest", "the rest (metadata, response JSON, log line)"), ("handler_total", "whole handler"))
+          ("rest", "the rest (handler median minus the stage medians)"), ("handler_total", "whole handler"))
 
 
 def _stage_rows(r: dict) -> list[tuple[str, str, str, str]]:
