@@ -249,8 +249,9 @@
     fetch(PREDICT_URL, {
       method: "POST",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      // explain: the API adds an occlusion map of the judged face (the heatmap toggle shows it)
-      body: JSON.stringify({ image: job.dataUrl, explain: true }),
+      // no explain here: the occlusion map costs ~64 extra inferences, asked for only when the
+      // heatmap toggle is first pressed (explainEntry)
+      body: JSON.stringify({ image: job.dataUrl }),
       signal: controller.signal,
       credentials: "omit",
       cache: "no-store",
@@ -353,7 +354,7 @@
   function done(job, data, rtt) {
     idle();
     hideAlert();
-    var entry = { id: job.id, name: job.name, url: job.url, caption: job.caption, thumb: null, result: data, rttMs: rtt, at: new Date() };
+    var entry = { id: job.id, name: job.name, file: job.file, url: job.url, caption: job.caption, thumb: null, result: data, rttMs: rtt, at: new Date() };
     state.history.push(entry);
     state.selected = entry;
     renderResult(entry);
@@ -430,7 +431,7 @@
           "decode " + ms(t.decode) + " \u00b7 inference " + ms(t.inference) + " \u00b7 total " + ms(t.total) +
           " \u00b7 round trip " + ms(entry.rttMs)),
         d.request_id ? [h("dt", { text: "Request" }), h("dd", { class: "mono", text: d.request_id })] : null),
-      facesSummary(d),
+      facesSummary(entry),
     ]);
     renderFaces(entry);
   }
@@ -440,27 +441,68 @@
   // fake_probability, label, crop}], the verdict is the most-fake face (`verdict_source`), and
   // `explain` {face, grid, values[row][col], max_abs} is an occlusion map of the judged crop
   // (positive = that region pushed P(fake) up).
-  function facesSummary(d) {
+  function facesSummary(entry) {
+    var d = entry.result;
     if (!Array.isArray(d.faces)) return null;
     var src = isObj(d.verdict_source) ? d.verdict_source : {};
     var n = d.faces.length;
     var text = n === 0 ? "No face found: the whole image was judged." :
       n === 1 ? "1 face found." : n + " faces found; the verdict is the most-fake face (#" + (src.face + 1) + ").";
     var box = h("div", { class: "faces-summary", "data-testid": "faces-summary" }, h("p", { text: text }));
-    if (isObj(d.explain)) {
-      var btn = h("button", { type: "button", class: "button ghost", "aria-pressed": state.heatmap ? "true" : "false",
-        "data-testid": "heatmap-toggle", text: state.heatmap ? "Hide heatmap" : "Show heatmap" });
-      btn.addEventListener("click", function () {
-        state.heatmap = !state.heatmap;
-        btn.setAttribute("aria-pressed", state.heatmap ? "true" : "false");
-        btn.textContent = state.heatmap ? "Hide heatmap" : "Show heatmap";
+    if (entry.file || isObj(d.explain)) {
+      var shown = state.heatmap && isObj(d.explain);
+      var btn = h("button", { type: "button", class: "button ghost", "aria-pressed": shown ? "true" : "false",
+        "data-testid": "heatmap-toggle", text: shown ? "Hide heatmap" : "Show heatmap" });
+      var setShown = function (on) {
+        state.heatmap = on;
+        btn.setAttribute("aria-pressed", on ? "true" : "false");
+        btn.textContent = on ? "Hide heatmap" : "Show heatmap";
         var g = els.overlay.querySelector("[data-testid=heatmap]");
-        if (g) g.setAttribute("visibility", state.heatmap ? "visible" : "hidden");
+        if (g) g.setAttribute("visibility", on ? "visible" : "hidden");
+      };
+      btn.addEventListener("click", function () {
+        if (isObj(d.explain)) return setShown(btn.getAttribute("aria-pressed") !== "true");
+        btn.disabled = true;
+        btn.textContent = "Computing heatmap\u2026";
+        explainEntry(entry).then(function () {
+          btn.disabled = false;
+          if (state.selected === entry) renderFaces(entry);
+          setShown(true);
+        }, function (why) {
+          btn.disabled = false;
+          btn.textContent = "Show heatmap";
+          showAlert("No heatmap", why, { warn: true });
+        });
       });
       append(box, [btn, h("span", { class: "hint", text: " red: regions that pushed toward FAKE, blue: toward REAL (" +
         (src.face === null || src.face === undefined ? "whole image" : "face #" + (src.face + 1)) + ")" })]);
     }
     return box;
+  }
+
+  // The occlusion map of an analysed image: the same upload again with explain: true. Only the
+  // `explain` block is taken from that answer; the verdict shown stays the first answer's.
+  function explainEntry(entry) {
+    return readAsDataURL(entry.file).then(function (dataUrl) {
+      return fetch(PREDICT_URL, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Accept": "application/json" },
+        body: JSON.stringify({ image: dataUrl, explain: true }),
+        credentials: "omit",
+        cache: "no-store",
+      });
+    }).then(function (res) {
+      return res.text().then(function (text) {
+        var data = null;
+        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
+        if (res.ok && data && isObj(data.explain)) { entry.result.explain = data.explain; return; }
+        var err = (data && data.error) || {};
+        throw (res.status === 429 ? "Too many requests: try the heatmap again in a moment." :
+               (err.message || "The API answered HTTP " + res.status + " without a heatmap."));
+      });
+    }, function (e) {
+      throw (typeof e === "string" ? e : "Could not reach the API for the heatmap.");
+    });
   }
 
   function renderFaces(entry) {

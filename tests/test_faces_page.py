@@ -84,14 +84,18 @@ def test_multi_face_upload_shows_boxes_labels_and_heatmap(page_at, face_live, tm
     assert point.count() == 1
     shot(page, "faces-multi")
 
-    # heatmap: hidden until toggled, one cell per non-negligible grid value, over the judged crop
+    # heatmap: the upload did not ask for it (it costs ~64 inferences); the first toggle asks the
+    # API again with explain: true and draws one cell per non-negligible value over the judged crop
+    assert "explain" not in answer
     heat = page.locator("[data-testid=heatmap]")
-    assert heat.get_attribute("visibility") == "hidden"
+    assert heat.count() == 0
     page.click("[data-testid=heatmap-toggle]")
-    assert heat.get_attribute("visibility") == "visible"
+    heat.wait_for(state="attached", timeout=60_000)
+    page.wait_for_function("document.querySelector('[data-testid=heatmap]').getAttribute('visibility') === 'visible'")
     assert page.get_attribute("[data-testid=heatmap-toggle]", "aria-pressed") == "true"
-    explain = answer["explain"]
-    assert explain["face"] == verdict_face and explain["grid"] >= 4
+    explain = page.evaluate("window.detectorPage.history()")[0]["explain"]
+    assert explain["face"] == verdict_face
+    assert explain["grid"] >= 4
     expected = sum(1 for row in explain["values"] for v in row
                    if explain["max_abs"] > 0 and abs(v) / explain["max_abs"] * 0.65 >= 0.02)
     assert heat.locator("rect.heat-cell").count() == expected > 0
