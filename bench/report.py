@@ -35,13 +35,13 @@ def check_targets(results: dict) -> list[dict]:
 PROFILE_NOTES = """\
 What profiling showed (cProfile, `python -X importtime`, the per-stage timers above), and what changed:
 - This machine is slower than the one the targets were set on: the int8 model's invoke takes
-  ~4.5 ms here (the issue measured ~1.8 ms) and the cold-start floor (numpy + LiteRT + model +
+  4-6 ms here (the issue measured ~1.8 ms) and the cold-start floor (numpy + LiteRT + model +
   Pillow, no handler) is measured in the same run above (the issue measured ~56 + 10 ms). The
   absolute targets (100 ms, 8 ms, 30 ms) are judged on these figures as they are; the ratios
   hold across machines because both stacks ran side by side.
 - Face stage (shipped: the model layer holds BlazeFace in faces/): on a photo >= 512 px it runs
   BlazeFace 20 times (whole frame with both models, then a 3x3 grid of half-size tiles with both
-  models) plus the classifier on each face crop, i.e. ~80 ms of a 1 MP or 12 MP request here; at
+  models) plus the classifier on each face crop, i.e. 60-80 ms of a 1 MP or 12 MP request here; at
   cold start it loads two more models (1.3 MB, XNNPACK). The 1 MP / 12 MP targets are out of reach
   with this search; cheaper searches (tiles with the short-range model only, tiles only when the
   whole frame finds no face) are the face stage's accuracy trade-off to make, not changed here.
