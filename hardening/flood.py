@@ -60,16 +60,24 @@ def template_limits() -> tuple[int, int]:
     return int(params["FunctionMemorySize"]["Default"]), int(params["MaxImagePixels"]["Default"])
 
 
-def _child(side: int, kind: str) -> dict:
-    import resource
+def _peak_kb() -> int:
+    """This process's peak RSS (VmHWM). Not ru_maxrss: Linux carries that across fork+exec, so a
+    child of a big parent (pytest after TensorFlow) would report the parent's peak."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
+
+def _child(side: int, kind: str) -> dict:
     os.environ.setdefault("LOG_LEVEL", "ERROR")
     handler = harness.load_handler()
     data, ctype = build(kind, side)
     warm = harness.call(handler, harness.event_for("POST", "/predict", {"Content-Type": "image/jpeg"}, im.jpeg()))
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = _peak_kb()
     answer = harness.call(handler, harness.event_for("POST", "/predict", {"Content-Type": ctype}, data))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _peak_kb()
     metadata = kind in METADATA_BOMBS
     return {"kind": kind, "side": None if metadata else side, "pixels": None if metadata else side * side,
             "bytes": len(data), "status": answer.status,
@@ -78,7 +86,7 @@ def _child(side: int, kind: str) -> dict:
 
 
 def measure(kind: str, side: int | None = None, env: dict | None = None) -> dict:
-    """One flood request in a fresh process (ru_maxrss is per process)."""
+    """One flood request in a fresh process (its own peak RSS)."""
     memory_mb, max_pixels = template_limits()
     side = side or int(max_pixels ** 0.5)
     proc = subprocess.run([sys.executable, "-m", "hardening.flood", "--child", kind, str(side)],
