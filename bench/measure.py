@@ -13,6 +13,8 @@ import time
 import zipfile
 from dataclasses import dataclass
 
+from detector.model import sha256_file
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(REPO, "bench")
 IMAGES = ("face256", "photo1mp", "photo12mp")
@@ -36,14 +38,6 @@ def summary(values, nd: int = 2) -> dict:
         "min": round(min(values), nd),
         "mean": round(statistics.fmean(values), nd),
     }
-
-
-def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _rel(path: str) -> str:

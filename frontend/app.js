@@ -238,21 +238,13 @@
     state.job = null;
   }
 
-  function analyse(job) {
-    hideAlert();
-    busy(job.attempt ? "Retrying (" + job.attempt + " of " + CFG.maxRetries + ")\u2026 analysing the image" : "Analysing the image\u2026");
-    var controller = new AbortController();
-    state.controller = controller;
-    var timedOut = false;
-    var timeout = setTimeout(function () { timedOut = true; controller.abort(); }, CFG.requestTimeoutMs);
-    var t0 = performance.now();
-    fetch(PREDICT_URL, {
+  // POST a JSON body to /predict; resolves {res, data (parsed JSON or null), text}.
+  function postPredict(body, signal) {
+    return fetch(PREDICT_URL, {
       method: "POST",
       headers: { "Content-Type": "application/json", "Accept": "application/json" },
-      // no explain here: the occlusion map costs ~64 extra inferences, asked for only when the
-      // heatmap toggle is first pressed (explainEntry)
-      body: JSON.stringify({ image: job.dataUrl }),
-      signal: controller.signal,
+      body: JSON.stringify(body),
+      signal: signal,
       credentials: "omit",
       cache: "no-store",
     }).then(function (res) {
@@ -261,7 +253,20 @@
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         return { res: res, data: data, text: text };
       });
-    }).then(function (r) {
+    });
+  }
+
+  function analyse(job) {
+    hideAlert();
+    busy(job.attempt ? "Retrying (" + job.attempt + " of " + CFG.maxRetries + ")\u2026 analysing the image" : "Analysing the image\u2026");
+    var controller = new AbortController();
+    state.controller = controller;
+    var timedOut = false;
+    var timeout = setTimeout(function () { timedOut = true; controller.abort(); }, CFG.requestTimeoutMs);
+    var t0 = performance.now();
+    // no explain here: the occlusion map costs ~64 extra inferences, asked for only when the
+    // heatmap toggle is first pressed (explainEntry)
+    postPredict({ image: job.dataUrl }, controller.signal).then(function (r) {
       clearTimeout(timeout);
       if (state.job !== job) return;
       state.controller = null;
@@ -484,24 +489,14 @@
   // `explain` block is taken from that answer; the verdict shown stays the first answer's.
   function explainEntry(entry) {
     return readAsDataURL(entry.file).then(function (dataUrl) {
-      return fetch(PREDICT_URL, {
-        method: "POST",
-        headers: { "Content-Type": "application/json", "Accept": "application/json" },
-        body: JSON.stringify({ image: dataUrl, explain: true }),
-        credentials: "omit",
-        cache: "no-store",
-      });
-    }).then(function (res) {
-      return res.text().then(function (text) {
-        var data = null;
-        try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-        if (res.ok && data && isObj(data.explain)) { entry.result.explain = data.explain; return; }
-        var err = (data && data.error) || {};
-        throw (res.status === 429 ? "Too many requests: try the heatmap again in a moment." :
-               (err.message || "The API answered HTTP " + res.status + " without a heatmap."));
-      });
-    }, function (e) {
-      throw (typeof e === "string" ? e : "Could not reach the API for the heatmap.");
+      return postPredict({ image: dataUrl, explain: true });
+    }).then(function (r) {
+      if (r.res.ok && r.data && isObj(r.data.explain)) { entry.result.explain = r.data.explain; return; }
+      var err = (r.data && r.data.error) || {};
+      throw (r.res.status === 429 ? "Too many requests: try the heatmap again in a moment." :
+             (err.message || "The API answered HTTP " + r.res.status + " without a heatmap."));
+    }, function () {
+      throw "Could not reach the API for the heatmap.";
     });
   }
 
