@@ -17,7 +17,6 @@ import subprocess
 import sys
 import zlib
 
-import yaml
 
 from . import harness
 from . import images as im
@@ -49,15 +48,9 @@ def png_flood(side: int, kind: str) -> bytes:
 
 
 def template_limits() -> tuple[int, int]:
-    """(MemorySize MB, MaxImagePixels) defaults from template.yaml."""
-
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    with open(os.path.join(harness.ROOT, "template.yaml")) as fh:
-        params = yaml.load(fh, Loader=Loader)["Parameters"]
-    return int(params["FunctionMemorySize"]["Default"]), int(params["MaxImagePixels"]["Default"])
+    """(MemorySize MB, MAX_IMAGE_PIXELS) of the function in template.yaml (parameter defaults)."""
+    settings = harness._settings()
+    return settings.memory_mb, int(settings.environment["MAX_IMAGE_PIXELS"])
 
 
 def _peak_kb() -> int:

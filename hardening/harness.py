@@ -37,11 +37,7 @@ def model_path() -> str | None:
 def template_environment() -> dict:
     """The function's environment from template.yaml (parameter defaults resolved), if readable."""
     try:
-        if ROOT not in sys.path:
-            sys.path.insert(0, ROOT)
-        from gateway.template import load_settings
-
-        return {k: str(v) for k, v in load_settings(os.path.join(ROOT, "template.yaml")).environment.items()}
+        return {k: str(v) for k, v in _settings().environment.items()}
     except Exception:  # no gateway package / unreadable template: config.py's defaults apply
         return {}
 
@@ -71,28 +67,21 @@ def load_handler(model: str | None = None):
     return _HANDLER
 
 
+def _settings():
+    """template.yaml read by the local gateway's reader (one reader of the template for both)."""
+    if ROOT not in sys.path:
+        sys.path.insert(0, ROOT)
+    from gateway.template import load_settings
+
+    return load_settings(os.path.join(ROOT, "template.yaml"))
+
+
 @functools.lru_cache(maxsize=1)
 def binary_media_types() -> tuple[str, ...]:
-    """BinaryMediaTypes of the REST API in template.yaml (``~1`` unescaped), or the default."""
+    """BinaryMediaTypes of the REST API in template.yaml, or the default."""
     try:
-        import yaml
-
-        class _Loader(yaml.SafeLoader):
-            pass
-
-        _Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-        with open(os.path.join(ROOT, "template.yaml")) as fh:
-            tpl = yaml.load(fh, Loader=_Loader)
-        found: list[str] = []
-        for section in ("Globals",):
-            api = (tpl.get(section) or {}).get("Api") or {}
-            found += api.get("BinaryMediaTypes") or []
-        for res in (tpl.get("Resources") or {}).values():
-            if res and res.get("Type") in ("AWS::Serverless::Api", "AWS::ApiGateway::RestApi"):
-                found += (res.get("Properties") or {}).get("BinaryMediaTypes") or []
-        types = tuple(str(t).replace("~1", "/") for t in found if t)
-        return types or DEFAULT_BINARY_MEDIA_TYPES
-    except (OSError, AttributeError, TypeError):
+        return tuple(_settings().binary_media_types) or DEFAULT_BINARY_MEDIA_TYPES
+    except (OSError, ValueError):
         return DEFAULT_BINARY_MEDIA_TYPES
 
 
@@ -198,12 +187,9 @@ class LambdaContext:
 def local_gateway(handler=None, *, rate: float = 1e9, burst: float = 1e9):
     """gateway.apigw.Gateway (API Gateway's semantics: 10 MB limit, throttle, gateway responses
     from template.yaml) in front of ``handler``, in-process; throttle opened up unless told."""
-    if ROOT not in sys.path:
-        sys.path.insert(0, ROOT)
+    settings = _settings()
     from gateway.apigw import Gateway, TokenBucket
-    from gateway.template import load_settings
 
-    settings = load_settings(os.path.join(ROOT, "template.yaml"))
     return Gateway(handler=handler or load_handler(), settings=settings, bucket=TokenBucket(rate, burst))
 
 
