@@ -65,3 +65,32 @@ def load_app_module(env: dict):
 def api_app(model_path):
     """The handler module, loaded once with the test model (as one warm Lambda sandbox)."""
     return load_app_module({"MODEL_PATH": str(model_path)})
+
+
+# --------------------------------------------------------------------------- page (gateway handler)
+@_api_pytest.fixture(scope="session")
+def template_handler(model_path):
+    """Factory: ``template_handler(**env)`` loads functions/detect/app.py's lambda_handler through the
+    gateway's loader (a cold start, as `make run` does) with template.yaml's function environment
+    (values already in os.environ win), MODEL_PATH = the test model, and ``env`` forced over both,
+    e.g. ``FACE_MODEL_DIR=...`` to switch the face models on. os.environ is restored afterwards."""
+    if str(REPO_ROOT) not in _api_sys.path:
+        _api_sys.path.insert(0, str(REPO_ROOT))
+    from gateway.server import load_handler
+    from gateway.template import load_settings
+
+    def make(**env):
+        forced = {"MODEL_PATH": str(model_path), **{k: str(v) for k, v in env.items()}}
+        settings = load_settings(REPO_ROOT / "template.yaml")
+        saved = dict(_api_os.environ)
+        try:
+            for k, v in settings.environment.items():
+                if k not in forced:
+                    _api_os.environ.setdefault(k, v)
+            _api_os.environ.update(forced)
+            return load_handler(REPO_ROOT / "functions" / "detect" / "app.py")
+        finally:
+            _api_os.environ.clear()
+            _api_os.environ.update(saved)
+
+    return make

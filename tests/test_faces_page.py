@@ -1,57 +1,33 @@
 """The page shows the faces: a multi-face composite uploaded in real Chromium gets one labelled box
 per face on the preview, and the heatmap toggle shows the explained face's occlusion map.
 Screenshot: artifacts/screenshots/faces-multi.png (boxes) and faces-heatmap.png (heatmap on).
-Reuses the page tests' fixtures (browser, page_at, Live) with the face models switched on.
+Reuses the page tests' fixtures (browser, page_at, live) with the face models switched on.
 """
 from __future__ import annotations
-
-import os
 
 import numpy as np
 import pytest
 
 import faces_support as fs
-from test_page_browser import ROOT, Live, browser, page_at, shot, wait_history  # noqa: F401  (fixtures)
+from test_page_browser import browser, live, page_at, shot, wait_history  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
 
 
 @pytest.fixture(scope="module")
-def face_handler(model_path):
-    """The handler with the template's environment, the test model and the face models."""
-    from gateway.server import load_handler
-    from gateway.template import load_settings
-
-    settings = load_settings(ROOT / "template.yaml")
-    saved = dict(os.environ)
-    try:
-        for k, v in settings.environment.items():
-            if k not in ("MODEL_PATH", "FACE_MODEL_DIR"):
-                os.environ.setdefault(k, v)
-        os.environ["MODEL_PATH"] = str(model_path)
-        os.environ["FACE_MODEL_DIR"] = fs.FACE_MODELS
-        fn = load_handler(ROOT / "functions" / "detect" / "app.py")
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return fn
+def handler(template_handler):
+    """Overrides the page tests' handler (so their `live` gateway serves it): the face models on."""
+    return template_handler(FACE_MODEL_DIR=fs.FACE_MODELS)
 
 
-@pytest.fixture
-def face_live(face_handler):
-    lv = Live(face_handler)
-    yield lv
-    lv.close()
-
-
-def test_multi_face_upload_shows_boxes_labels_and_heatmap(page_at, face_live, tmp_path):
+def test_multi_face_upload_shows_boxes_labels_and_heatmap(page_at, live, tmp_path):
     rng = np.random.default_rng(5)
     pool = [item for item in fs.test_split(("ffhq-stylegan", "lfw-faceswap")) if rng.random() < 0.05]
     comp = fs.compose(fs.pick_faces(rng, 3, pool), (1600, 1200), rng, side_range=(260, 420))
     path = tmp_path / "group.jpg"
     path.write_bytes(comp.jpeg())
 
-    page = page_at(face_live.url)
+    page = page_at(live.url)
     page.set_input_files("#file", str(path))
     wait_history(page, 1, timeout=60_000)
     page.wait_for_selector("[data-testid=face-box]")

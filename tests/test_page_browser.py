@@ -22,7 +22,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from gateway.apigw import Gateway, TokenBucket  # noqa: E402
-from gateway.server import load_handler, make_server  # noqa: E402
+from gateway.server import make_server  # noqa: E402
 from gateway.template import load_settings  # noqa: E402
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -61,20 +61,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def handler(model_path):
+def handler(template_handler):
     """functions/detect/app.py's lambda_handler with the test model and the template's environment."""
-    settings = load_settings(ROOT / "template.yaml")
-    saved = dict(os.environ)
-    try:
-        for k, v in settings.environment.items():
-            if k != "MODEL_PATH":
-                os.environ.setdefault(k, v)
-        os.environ["MODEL_PATH"] = str(model_path)
-        fn = load_handler(ROOT / "functions" / "detect" / "app.py")
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    return fn
+    return template_handler()
 
 
 class Live:
