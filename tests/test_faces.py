@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import io
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from PIL import Image
 
 import faces_support as fs
 from detector import faces as F
+from detector.errors import ModelUnavailable
 from detector.explain import occlusion_map
 from detector.model import Model
 from detector.preprocess import decode_image, preprocess
@@ -127,6 +129,35 @@ def test_face_crop_detection_needs_a_big_face_in_a_square_frame():
     two = [F.Face(box=(10, 10, 40, 40), score=0.95), one[0]]
     assert F.main_face(two, (256, 256)) == 1
     assert F.main_face([], (256, 256)) is None
+
+
+def test_full_range_model_is_loaded_only_when_a_photo_needs_it(shared_faces):
+    """An aligned face crop is searched with the short-range model alone (the cold start of a crop
+    upload never loads the full-range model); a small image that is not a face crop, and any photo
+    >= TILE_MIN_LONG_SIDE px, brings the full-range model in."""
+    detector = F.FaceDetector(fs.FACE_MODELS)
+    assert detector._full is None
+    crop = Image.open(sorted(glob.glob(str(shared_faces / "ffhq-stylegan" / "real" / "*.jpg")))[0]).convert("RGB")
+    faces = detector.detect(crop)
+    assert F.is_face_crop(faces, crop.size)
+    assert detector._full is None, "a face crop loaded the full-range model"
+    # a 480x360 scene whose one face is 60 px wide: not a crop, so the full-range model searches too
+    rng = np.random.default_rng(5)
+    face = sorted(glob.glob(str(shared_faces / "ffhq-stylegan" / "real" / "*.jpg")))[3]
+    scene = fs.compose([(face, 0)], (480, 360), rng, side_range=(60, 60))
+    found = detector.detect(scene.image)
+    assert detector._full is not None
+    assert None not in fs.match([f.box for f in found], scene.pasted)
+
+
+def test_missing_face_model_is_a_model_unavailable_error_at_load(tmp_path):
+    shutil.copy(os.path.join(fs.FACE_MODELS, F.SHORT_RANGE), tmp_path / F.SHORT_RANGE)
+    with pytest.raises(ModelUnavailable, match=F.FULL_RANGE):
+        F.FaceDetector(str(tmp_path))
+    (tmp_path / F.FULL_RANGE).write_bytes(b"not a tflite model")
+    detector = F.FaceDetector(str(tmp_path))  # present: loaded on first use
+    with pytest.raises(ModelUnavailable, match="could not be loaded"):
+        detector.full
 
 
 # --------------------------------------------------------------------------- detection rate

@@ -11,9 +11,13 @@ Only the model files are used; the SSD anchors, box decoding and weighted non-ma
 suppression below are NumPy, following the options of MediaPipe's ``face_detection_short_range``
 and ``face_detection_full_range`` graphs (ssd_anchors_calculator, tensors_to_detections).
 
-Search: the whole frame with both models, then (images >= 512 px) an overlapping 2x2 grid of
-tiles of 0.6 x the frame with both models (small faces in big photos are missed on the whole
-frame); every detection is mapped back to image pixels and the lot is merged by weighted NMS.
+Search: the whole frame with the short-range model; on images >= 512 px also an overlapping 2x2
+grid of tiles of 0.6 x the frame with both models (small faces in big photos are missed on the
+whole frame); on smaller images the full-range model searches the whole frame too unless the
+short-range model found that the image is a face crop (``main_face``). Every detection is mapped back to image pixels and the lot is
+merged by weighted NMS. The full-range model is loaded on first use: an aligned face crop (the
+common API upload, like the training images) never needs it, and a cold start on one does not
+pay for it.
 
 Crop rule (measured on the shared training images, see docs/faces.md): a square of side
 ``CROP_SCALE`` x the detector box's larger side, centred on the box centre shifted by
@@ -45,7 +49,7 @@ SSD_FULL = {"size": 192, "strides": (4,), "interpolated_scale_aspect_ratio": 0.0
 # Crop rule (measured on the shared training images, see docs/faces.md)
 CROP_SCALE = 1.43  # crop side / box side: median over the training images (box = 70 % of the side)
 CROP_SHIFT_Y = -0.07  # crop centre above the box centre by this x box height (weighted median)
-ALIGNED_MIN_SHARE = 0.35  # face box / shorter side >= this: already a face crop (2nd percentile 0.36)
+ALIGNED_MIN_SHARE = 0.32  # face box / shorter side >= this: already a face crop (below every set's 2nd percentile, 0.335-0.84)
 ALIGNED_MAX_ASPECT = 1.3
 
 # Search
@@ -234,17 +238,30 @@ class FaceDetector:
 
             interpreter_class = _interpreter_class()
         self.model_dir = model_dir
+        self._interpreter_class = interpreter_class
+        self._full = None
+        missing = [n for n in (SHORT_RANGE, FULL_RANGE) if not os.path.isfile(os.path.join(model_dir, n))]
+        if missing:
+            raise ModelUnavailable(f"The face-detection models are missing from {model_dir}: {', '.join(missing)}")
+        self.short = self._load(SHORT_RANGE, SSD_SHORT)
+        self.tile_grid, self.tile_fraction = TILE_GRID, TILE_FRACTION
+
+    def _load(self, name: str, options: dict) -> _SSD:
         try:
-            self.short = _SSD(os.path.join(model_dir, SHORT_RANGE), SSD_SHORT, interpreter_class)
-            self.full = _SSD(os.path.join(model_dir, FULL_RANGE), SSD_FULL, interpreter_class)
-            self.tile_models = (self.short, self.full)
-            self.tile_grid, self.tile_fraction = TILE_GRID, TILE_FRACTION
+            return _SSD(os.path.join(self.model_dir, name), options, self._interpreter_class)
         except ModelUnavailable:
             raise
         except Exception as exc:
             raise ModelUnavailable(
-                f"The face-detection models in {model_dir} could not be loaded: {type(exc).__name__}"
+                f"The face-detection model {name} in {self.model_dir} could not be loaded: {type(exc).__name__}"
             )
+
+    @property
+    def full(self) -> _SSD:
+        """The full-range model, loaded on first use (the first photo that is not a face crop)."""
+        if self._full is None:
+            self._full = self._load(FULL_RANGE, SSD_FULL)
+        return self._full
 
     # ------------------------------------------------------------------ one region
     def _run(self, ssd: _SSD, img: Image.Image, region: tuple[int, int, int, int],
@@ -277,7 +294,7 @@ class FaceDetector:
         # One downscaled copy serves every pass: the whole frame goes to 128 and 192 px, and the
         # tiles (0.6 x the frame) are crops of it at the full-range model's input size (192 px).
         tiled = max(W, H) >= TILE_MIN_LONG_SIDE
-        long_side = round(self.full.size / self.tile_fraction) if tiled else self.full.size
+        long_side = round(SSD_FULL["size"] / self.tile_fraction) if tiled else SSD_FULL["size"]
         base = img
         if max(W, H) > long_side:
             f = long_side / max(W, H)
@@ -285,10 +302,10 @@ class FaceDetector:
                               Image.Resampling.BILINEAR, reducing_gap=2.0)
         factor = W / base.size[0]
         w, h = base.size
-        found = [
-            self._run(self.short, base, (0, 0, w, h), factor, tile=False),
-            self._run(self.full, base, (0, 0, w, h), factor, tile=False),
-        ]
+        found = [self._run(self.short, base, (0, 0, w, h), factor, tile=False)]
+        if not tiled and not _is_crop_of(found[0][0], (W, H)):
+            # a small image that is not a face crop: small faces are the full-range model's
+            found.append(self._run(self.full, base, (0, 0, w, h), factor, tile=False))
         if tiled:
             n, frac = self.tile_grid, self.tile_fraction
             tw, th = w * frac, h * frac
@@ -297,7 +314,7 @@ class FaceDetector:
                 for fx in steps:
                     tx0, ty0 = round(fx * w), round(fy * h)
                     region = (tx0, ty0, min(w, round(tx0 + tw)), min(h, round(ty0 + th)))
-                    for ssd in self.tile_models:
+                    for ssd in (self.short, self.full):
                         found.append(self._run(ssd, base, region, factor, tile=True))
         data = np.concatenate([d for d, _ in found], axis=0)
         scores = np.concatenate([s for _, s in found], axis=0)
@@ -315,6 +332,17 @@ class FaceDetector:
             kps = tuple((float(x), float(y)) for x, y in row[4:].reshape(6, 2))
             faces.append(Face(box=(x0, y0, x1, y1), score=float(score), keypoints=kps))
         return faces
+
+
+def _is_crop_of(data: np.ndarray, image_size: tuple[int, int]) -> bool:
+    """``main_face``'s test on raw detections (rows of x0, y0, x1, y1, ...): is the image a crop of
+    its largest face?"""
+    W, H = image_size
+    if not len(data) or max(W, H) > ALIGNED_MAX_ASPECT * min(W, H):
+        return False
+    sides = np.maximum(data[:, 2] - data[:, 0], data[:, 3] - data[:, 1])
+    areas = (data[:, 2] - data[:, 0]) * (data[:, 3] - data[:, 1])
+    return bool(sides[int(np.argmax(areas))] >= ALIGNED_MIN_SHARE * min(W, H))
 
 
 def crop_box(face: "Face | tuple", image_size: tuple[int, int], scale: float = CROP_SCALE,
@@ -361,7 +389,7 @@ def _round_box(box, factor: float, limit: tuple[int, int]) -> list[int]:
 VERDICT_RULE = (
     "Faces, not frames: BlazeFace finds the faces; each is cropped like the training images and "
     "judged by the int8 model. The image's verdict (label, fake_probability) is its most-fake "
-    "face's. When the image already is a face crop (near-square, its largest face >= 35 % of the "
+    "face's. When the image already is a face crop (near-square, its largest face >= 32 % of the "
     "shorter side), that face is judged on the whole image, exactly as the training images were. "
     "With no face found, the "
     "whole image is judged and `faces` is empty."
@@ -473,8 +501,10 @@ def describe() -> dict:
                       "wheel (MIT); see NOTICE in the model layer's faces/ folder",
             "min_score": MIN_SCORE,
             "nms": f"weighted, IoU > {NMS_IOU}",
-            "search": "whole frame and 2x2 tiles of 0.6 x the frame, each with the short- and full-range models, "
-                      f"on images >= {TILE_MIN_LONG_SIDE} px",
+            "search": ("whole frame with the short-range model; on images >= "
+                       f"{TILE_MIN_LONG_SIDE} px also 2x2 tiles of 0.6 x the frame with the short- and full-range "
+                       "models; on smaller images also the full-range model on the whole frame, unless the "
+                       "short-range model finds the image is a face crop"),
         },
         "crop_rule": (f"square of {CROP_SCALE} x the face box's larger side, centred {abs(CROP_SHIFT_Y)} x "
                       "box height above the box centre, moved inside the image, cut to it; resized "
