@@ -27,7 +27,7 @@ where it is larger than the image (an aligned face crop therefore comes back as 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image
@@ -171,8 +171,7 @@ def suppress_contained(data: np.ndarray, scores: np.ndarray, fraction: float = C
     return data[kept], scores[kept]
 
 
-@dataclass
-class Face:
+class Face(NamedTuple):
     """One detected face, in original-image pixels."""
 
     box: tuple[float, float, float, float]  # x0, y0, x1, y1 (clipped to the image)
@@ -399,9 +398,7 @@ FACE_DECODE_SIDE = 1200  # big JPEGs are decoded (Image.draft) down to no less t
 
 def face_decode_spec(spec):
     """The decode request for the face path: a JPEG draft that keeps >= FACE_DECODE_SIDE px."""
-    from dataclasses import replace
-
-    return replace(spec, width=max(spec.width, FACE_DECODE_SIDE), height=max(spec.height, FACE_DECODE_SIDE))
+    return spec._replace(width=max(spec.width, FACE_DECODE_SIDE), height=max(spec.height, FACE_DECODE_SIDE))
 
 
 def upright_rgb(img: Image.Image) -> Image.Image:

@@ -15,7 +15,6 @@ import base64
 import binascii
 import io
 import json
-from dataclasses import dataclass, field
 
 from .errors import BadRequest, DetectError, PayloadTooLarge, UnsupportedMediaType
 
@@ -45,16 +44,21 @@ CORS_ALLOW_HEADERS = "Content-Type,X-Api-Key,Authorization"
 CORS_MAX_AGE = "600"
 
 
-@dataclass
 class Request:
-    method: str
-    path: str
-    headers: dict = field(default_factory=dict)  # lower-case names
-    body: bytes = b""
-    has_body: bool = False
-    request_id: str = "local"
-    query: dict = field(default_factory=dict)  # query string (last value of each name)
-    options: dict = field(default_factory=dict)  # request options from a JSON body ("explain")
+    def __init__(self, method: str, path: str, headers: dict | None = None, body: bytes = b"",
+                 has_body: bool = False, request_id: str = "local", query: dict | None = None,
+                 options: dict | None = None) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers if headers is not None else {}  # lower-case names
+        self.body = body
+        self.has_body = has_body
+        self.request_id = request_id
+        self.query = query if query is not None else {}  # query string (last value of each name)
+        self.options = options if options is not None else {}  # request options from a JSON body ("explain")
+
+    def __repr__(self) -> str:
+        return f"Request({self.method} {self.path}, {len(self.body)} bytes, id={self.request_id})"
 
     @property
     def content_type(self) -> str:

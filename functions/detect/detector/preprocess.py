@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import io
-from dataclasses import dataclass
+from typing import NamedTuple  # not dataclasses (cold start: see config.py)
 
 import numpy as np
 from PIL import Image, ImageFile
@@ -40,8 +40,7 @@ _RESAMPLE = {
 }
 
 
-@dataclass(frozen=True)
-class InputSpec:
+class InputSpec(NamedTuple):
     """How an image becomes a model input; built from the model card's ``input`` block."""
 
     width: int = 256

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from . import metadata as meta
 from .errors import PayloadTooLarge, UnprocessableImage, UnsupportedMediaType
@@ -16,13 +15,14 @@ def _ms(seconds: float) -> float:
     return round(seconds * 1000.0, 2)
 
 
-@dataclass
 class Detector:
-    model: Model
-    max_bytes: int = 4_500_000
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    min_side: int = DEFAULT_MIN_SIDE
-    faces: object | None = None  # detector.faces.FaceDetector: judge faces, not frames
+    def __init__(self, model: Model, max_bytes: int = 4_500_000, max_pixels: int = DEFAULT_MAX_PIXELS,
+                 min_side: int = DEFAULT_MIN_SIDE, faces: object | None = None) -> None:
+        self.model = model
+        self.max_bytes = max_bytes
+        self.max_pixels = max_pixels
+        self.min_side = min_side
+        self.faces = faces  # detector.faces.FaceDetector: judge faces, not frames
 
     def analyze(self, data: bytes, *, request_id: str | None = None, explain: bool = False) -> dict:
         """One image's bytes → the 200 answer of ``POST /predict`` (``timings_ms`` included).
