@@ -28,10 +28,12 @@ def test_cli_table(model_path, capsys):
     assert cli.main(["--model", str(model_path), *files]) == 0
     out = capsys.readouterr().out
     lines = out.strip().splitlines()
-    assert lines[0].split()[:3] == ["image", "label", "p(fake)"]
+    assert lines[0].split()[:5] == ["image", "label", "p(fake)", "confidence", "faces"]
     assert len(lines) == 1 + len(files) + 1
     for line, path in zip(lines[1:], files):
         assert line.startswith(path) and (" REAL " in line or " FAKE " in line)
+        # an aligned face crop: one face, judged whole (the shipped model layer has the face models)
+        assert " 1 (crop) " in line, line
 
 
 def test_cli_json_matches_the_api(model_path, api_app, capsys):

@@ -29,16 +29,27 @@ def default_model_path() -> str:
 def _row(name: str, result: dict) -> list[str]:
     if "error" in result:
         err = result["error"]
-        return [name, "-", "-", "-", "-", "-", f"{err['code']}: {err['message']}"]
+        return [name, "-", "-", "-", "-", "-", "-", f"{err['code']}: {err['message']}"]
     img = result["image"]
     signals = ", ".join(s["code"] for s in result["metadata"]["signals"]) or "-"
     return [name, result["label"], f"{result['fake_probability']:.3f}", f"{result['confidence']:.3f}",
-            f"{img['format']} {img['width']}x{img['height']}", f"{result['timings_ms']['total']:.1f}",
-            signals]
+            _faces_cell(result), f"{img['format']} {img['width']}x{img['height']}",
+            f"{result['timings_ms']['total']:.1f}", signals]
+
+
+def _faces_cell(result: dict) -> str:
+    """Faces found and how the verdict was reached: "2 (face 1)", "1 (crop)", "0 (whole)";
+    "-" without face detection."""
+    if "faces" not in result:
+        return "-"
+    source = result.get("verdict_source") or {}
+    how = {"most_fake_face": f"face {source.get('face')}", "face_crop_whole": "crop",
+           "whole_image": "whole"}.get(source.get("rule"), "?")
+    return f"{len(result['faces'])} ({how})"
 
 
 def format_table(rows: list[list[str]]) -> str:
-    header = ["image", "label", "p(fake)", "confidence", "format", "ms", "signals / error"]
+    header = ["image", "label", "p(fake)", "confidence", "faces", "format", "ms", "signals / error"]
     table = [header] + rows
     widths = [max(len(r[i]) for r in table) for i in range(len(header) - 1)]
     lines = []
