@@ -17,7 +17,7 @@ import sys
 import time
 
 from . import measure as M
-from .inputs import make_inputs
+from .inputs import faces_photo, make_inputs
 from .report import check_targets, render_markdown, render_table
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,6 +48,8 @@ def parse_args(argv=None):
     ap.add_argument("--layer", default=None, help="an already built runtime layer dir (holding python/)")
     ap.add_argument("--cold-runs", type=int, default=None)
     ap.add_argument("--warm-reps", type=int, default=None, help="timed requests per image per stack")
+    ap.add_argument("--faces-reps", type=int, default=None,
+                    help="timed requests per kind on the 12 MP / 3-face photo (plain, explain)")
     ap.add_argument("--rss-requests", type=int, default=None)
     ap.add_argument("--auc-limit", type=int, default=None, help="test images per set (default all)")
     ap.add_argument("--out", default=None,
@@ -62,6 +64,7 @@ def parse_args(argv=None):
         args.md = os.path.join(os.path.dirname(args.out), "bench.md") if q else os.path.join(REPO, "docs", "bench.md")
     args.cold_runs = args.cold_runs or (2 if q else 21)
     args.warm_reps = args.warm_reps or (6 if q else 60)
+    args.faces_reps = args.faces_reps or (5 if q else 40)
     args.rss_requests = args.rss_requests or (30 if q else 200)
     args.auc_limit = args.auc_limit if args.auc_limit is not None else (24 if q else 0)
     args.model = args.model or _first_existing(os.path.join(REPO, "layers", "model", "model.tflite"),
@@ -97,7 +100,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     t_begin = time.time()
     for path, what in ((args.model, "int8 model"), (args.card, "model card"), (args.keras, "Keras model"),
-                       (args.baseline_python, "baseline venv (make bench-venv)"), (args.data, "shared faces")):
+                       (args.baseline_python, "baseline venv (make bench-venv)"), (args.data, "shared faces"),
+                       (args.manifest, "split manifest")):
         if not os.path.exists(path):
             raise SystemExit(f"bench: missing {what}: {path}")
     os.makedirs(args.work, exist_ok=True)
@@ -106,7 +110,8 @@ def main(argv=None) -> int:
         "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "model": M.model_identity(args.model, args.card, args.keras),
-        "settings": {"cold_runs": args.cold_runs, "warm_reps": args.warm_reps, "rss_requests": args.rss_requests,
+        "settings": {"cold_runs": args.cold_runs, "warm_reps": args.warm_reps, "faces_reps": args.faces_reps,
+                     "rss_requests": args.rss_requests,
                      "auc_limit_per_set": args.auc_limit or None},
     }
     with open(args.card, encoding="utf-8") as fh:
@@ -116,6 +121,10 @@ def main(argv=None) -> int:
     inputs = make_inputs(args.data, args.work)
     results["inputs"] = {k: {kk: vv for kk, vv in v.items() if kk != "path"} for k, v in inputs.items()}
     events = M.write_events(inputs, os.path.join(args.work, "events"))
+    log("inputs: a generated 12 MP JPEG with 3 shared test-split faces (the face path, issue #8)")
+    photo = faces_photo(args.data, args.manifest, args.work)
+    results["inputs"]["faces12mp"] = {k: v for k, v in photo.items() if k not in ("path", "data")}
+    faces_events = M.write_faces_events(photo, os.path.join(args.work, "events"))
 
     log("building the runtime layer (layers/runtime/Makefile, as sam build does) and the function")
     stacks = M.Stacks.build(REPO, args, card)
@@ -126,6 +135,9 @@ def main(argv=None) -> int:
 
     log(f"warm latency: {args.warm_reps} requests per image per stack, in alternating rounds")
     results["warm"] = M.warm_latency(stacks, events, inputs, args.warm_reps)
+
+    log(f"faces: 12 MP photo with 3 faces, without and with explain, {args.faces_reps} requests each")
+    results["faces"] = M.faces_latency(stacks, faces_events, photo, args.faces_reps)
 
     log(f"peak RSS: {args.rss_requests} warm requests per stack (all three images in turn), fresh processes")
     results["rss"] = M.peak_rss(stacks, events, inputs, args.rss_requests)

@@ -1,4 +1,5 @@
-"""The three benchmark uploads: a 256 px face as shipped, and a 1 MP and a 12 MP JPEG photo.
+"""The three benchmark uploads: a 256 px face as shipped, and a 1 MP and a 12 MP JPEG photo;
+and the face-path upload (issue #8): a 12 MP photo with three shared test-split faces.
 
 The photos are GENERATED here at bench time (never downloaded, never committed): a portrait, one
 shared face upscaled in front of a synthetic out-of-focus scene (no other faces: the face stage's
@@ -7,9 +8,12 @@ about what a phone photo of that size does. Written to artifacts/bench/.
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
 import os
 import random
+import sys
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -86,3 +90,69 @@ def make_inputs(data_dir: str, out_dir: str, seed: int = 7) -> dict:
         out[name] = {"path": path, "width": size[0], "height": size[1], "bytes": os.path.getsize(path),
                      "source": f"generated: one {FACE_SET} face on a synthetic scene + noise, JPEG q90"}
     return out
+
+
+# ------------------------------------------------------------------ the face path: 12 MP, 3 faces
+FACES_PHOTO = {"name": "faces12mp", "size": (4000, 3000), "quality": 90, "faces": 3, "side_range": (500, 900),
+               "sets": ("ffhq-stylegan", "lfw-faceswap"), "pool_fraction": 0.1, "seed": 2026}
+FACES_GENERATOR_VERSION = 1
+FACES_SUPPORT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests",
+                             "faces_support.py")
+
+
+def _faces_support(data_dir: str, manifest: str):
+    """A private instance of tests/faces_support.py (the composer the face tests use), reading the
+    test split of ``manifest`` under ``data_dir`` (the bench's --manifest/--data)."""
+    spec = importlib.util.spec_from_file_location("_bench_faces_support", FACES_SUPPORT)
+    fs = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = fs  # dataclasses look their module up there
+    spec.loader.exec_module(fs)
+    fs.DATA, fs.SPLITS = os.path.abspath(data_dir), os.path.abspath(manifest)
+    return fs
+
+
+def faces_photo(data_dir: str, manifest: str, out_dir: str | None = None) -> dict:
+    """The 12 MP (4000x3000) JPEG q90 with three shared test-split faces (ffhq-stylegan,
+    lfw-faceswap; at least one real and one fake) pasted 500-900 px wide at free places on a
+    face-free procedural background (tests/faces_support.py ``compose``).
+
+    Returns {"path" (None without ``out_dir``), "data" (the JPEG bytes), "width", "height", "bytes",
+    "source", "pasted": [{"path" (relative to data_dir), "label", "box"}]}. With ``out_dir`` the JPEG
+    is cached there by its parameters (the chosen faces and the composer's source included)."""
+    import numpy as np
+
+    p = FACES_PHOTO
+    fs = _faces_support(data_dir, manifest)
+    rng = np.random.default_rng(p["seed"])
+    pool = [item for item in fs.test_split(p["sets"]) if rng.random() < p["pool_fraction"]]
+    chosen = fs.pick_faces(rng, p["faces"], pool)
+    with open(FACES_SUPPORT, "rb") as fh:
+        composer = hashlib.sha256(fh.read()).hexdigest()
+    stamp = {"v": FACES_GENERATOR_VERSION, **{k: list(v) if isinstance(v, tuple) else v for k, v in p.items()},
+             "chosen": [[os.path.relpath(f, data_dir), label] for f, label in chosen], "composer": composer}
+    path = os.path.join(out_dir, f"{p['name']}.jpg") if out_dir else None
+    cached = None
+    if path and os.path.exists(path) and os.path.exists(path + ".json"):
+        with open(path + ".json", encoding="utf-8") as fh:
+            cached = json.load(fh)
+    if cached and cached.get("stamp") == stamp:
+        pasted = cached["pasted"]
+        with open(path, "rb") as fh:
+            data = fh.read()
+    else:
+        comp = fs.compose(chosen, p["size"], rng, side_range=p["side_range"])
+        data = comp.jpeg(p["quality"])
+        pasted = [{"path": os.path.relpath(f["path"], data_dir), "label": f["label"], "box": list(f["box"])}
+                  for f in comp.pasted]
+        if path:
+            os.makedirs(out_dir, exist_ok=True)
+            with open(path + ".part", "wb") as fh:
+                fh.write(data)
+            os.replace(path + ".part", path)
+            with open(path + ".json", "w", encoding="utf-8") as fh:
+                json.dump({"stamp": stamp, "pasted": pasted}, fh)
+    w, h = p["size"]
+    return {"path": path, "data": data, "width": w, "height": h, "bytes": len(data), "pasted": pasted,
+            "source": f"generated: {len(pasted)} shared test-split faces ({', '.join(p['sets'])}) pasted "
+                      f"{p['side_range'][0]}-{p['side_range'][1]} px wide on a face-free background, "
+                      f"JPEG q{p['quality']}"}

@@ -50,6 +50,16 @@ def call(event, parse=True):
     return resp["statusCode"], body
 
 
+def answer(event, cmd):
+    """One warm request, and what the face path answered: the face boxes, the handler's own
+    timings_ms, whether an explain map came back."""
+    status, body = call(event)
+    body = body or {}
+    return {"status": status, "label": body.get("label"), "fake_probability": body.get("fake_probability"),
+            "face_boxes": [f.get("box") for f in body.get("faces") or []], "timings_ms": body.get("timings_ms"),
+            "explained": "explain" in body}
+
+
 def stages(event, cmd):
     """Where a warm request's time goes: the handler's own steps, timed one by one (median ms)."""
     from detector import http
@@ -79,4 +89,4 @@ def stages(event, cmd):
 
 
 if __name__ == "__main__":
-    _worker.run(T0, prepare, import_service, call, extra={"stages": stages})
+    _worker.run(T0, prepare, import_service, call, extra={"stages": stages, "answer": answer})

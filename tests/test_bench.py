@@ -28,6 +28,11 @@ FIGURES = [
     *[("warm", s, img, q) for s in ("ours", "ours_frame", "baseline") for img in ("face256", "photo1mp", "photo12mp")
       for q in ("p50", "p95")],
     *[("warm", "ratio_p50", img) for img in ("face256", "photo1mp", "photo12mp")],
+    # the face path (issue #8): 12 MP photo with 3 pasted faces, without and with ?explain=1
+    *[("faces", k, q) for k in ("plain", "explain") for q in ("p50", "p95")],
+    ("faces", "faces_found"),
+    *[("faces", k, "handler_timings_ms", s) for k in ("plain", "explain") for s in ("decode", "faces", "inference")],
+    ("faces", "explain", "handler_timings_ms", "explain"),
     # installed size
     ("size", "layer_unzipped_mb"), ("size", "layer_zipped_mb"), ("size", "baseline_site_packages_mb"),
     ("size", "ratio_unzipped"),
@@ -38,7 +43,7 @@ FIGURES = [
     ("tflite", "ratio_latency_p50"), ("tflite", "auc", "int8"), ("tflite", "auc", "float32"),
 ]
 TARGETS = {"cold_start", "cold_start_speedup", "warm_1mp", "warm_12mp", "warm_1mp_frame_only",
-           "warm_12mp_frame_only", "layer_size", "peak_rss"}
+           "warm_12mp_frame_only", "faces_12mp", "faces_12mp_explain", "layer_size", "peak_rss"}
 
 
 def _get(d, path):
@@ -95,6 +100,7 @@ def test_every_target_is_judged_in_the_output(quick_results):
     assert "baseline/ours" in stdout and "float32/int8" in stdout
     assert results["machine"]["cores"] >= 1 and results["machine"]["cpu"]
     assert "| cold start, spawn -> first answer" in markdown and results["machine"]["cpu"] in markdown
+    assert "| faces: 12 MP photo, 3 faces found (of 3 pasted)" in markdown and "faces: 12 MP photo" in stdout
 
 
 def test_both_stacks_answer_the_same_question(quick_results):
