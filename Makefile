@@ -135,7 +135,7 @@ $(FACE_MODELS) &: scripts/fetch_face_models.py
 	touch $(FACE_MODELS)
 face-models: $(FACE_MODELS)
 # the tests and the model layer (sam build copies layers/model) need them
-test sam-build: face-models
+test sam-build bench: face-models
 .PHONY: face-models
 
 # --------------------------------------------------------------------------- hardening (issue: hardening)

@@ -43,12 +43,16 @@ What profiling showed (cProfile, `python -X importtime`, the per-stage timers ab
   Pillow, no handler) is measured in the same run above (the issue measured ~56 + 10 ms). The
   absolute targets (100 ms, 8 ms, 30 ms, 150 ms, 500 ms) are judged on these figures as they are; the ratios
   hold across machines because both stacks ran side by side.
-- Face stage (shipped: the model layer holds BlazeFace in faces/): on a photo >= 512 px it runs
-  BlazeFace 20 times (whole frame with both models, then a 3x3 grid of half-size tiles with both
-  models) plus the classifier on each face crop, i.e. 60-80 ms of a 1 MP or 12 MP request here; at
-  cold start it loads two more models (1.3 MB, XNNPACK). The 1 MP / 12 MP targets are out of reach
-  with this search; cheaper searches (tiles with the short-range model only, tiles only when the
-  whole frame finds no face) are the face stage's accuracy trade-off to make, not changed here.
+- Face stage (shipped: the model layer holds BlazeFace in faces/). cProfile of a photo's search:
+  ~85 % of it is LiteRT invoke (short-range 128 px ~2.6 ms, full-range 192 px ~8.7 ms here), the
+  rest Pillow resizes and NumPy decoding/NMS. The search was 10 invokes on a photo (whole frame and
+  2x2 tiles, each with both models); the full-range pass over the whole frame found nothing the
+  tiles did not (510 composite faces, same misses), so it was dropped: 9 invokes. On a small image
+  the full-range model runs only when the short-range one does not find a face crop, and it is
+  loaded on first use: an aligned 256 px face costs one short-range invoke and a cold start on it
+  never loads the full-range model (~12 ms load + ~7 ms first invoke here). The tiles themselves are
+  what finds small faces in big photos, so the 1 MP / 12 MP targets (set before the face stage
+  existed) stay out of reach with faces on; the frame-only rows show the path they were set for.
 - Warm 12 MP, frame path: the stdlib's base64 decode of the 3.75 MB API Gateway body was ~30 % of
   the request. `detector.http.b64decode` now decodes strictly valid base64 with pybase64 (SIMD,
   ~0.7 ms) and leaves anything else to the stdlib, so answers are unchanged
@@ -56,12 +60,15 @@ What profiling showed (cProfile, `python -X importtime`, the per-stage timers ab
   JPEG entropy decoding: `Image.draft` decodes the 4000x3000 photo at 1/8 scale (500x375), so
   IDCT, upsampling and colour conversion almost vanish, but every Huffman code of the 2.6 MB file
   is still read (feeding libjpeg the whole buffer at once instead of 64 KB blocks made no difference).
-- Cold start: `Image.open` on bytes imported the BMP, GIF, JPEG, PPM and PNG plugins (GIF pulls in
-  `subprocess`): over half of a sandbox's first request; `decode_image` now imports only the sniffed
-  format's plugin, and `urllib.parse` is imported only for MODEL_S3_URI. The handler's remaining
-  cost over the floor: the face stage (two models loaded, a search on the first request),
-  dataclasses (+inspect, ~12 ms here), hashlib/OpenSSL for the model's sha256 check (~4 ms), the
-  JPEG plugin's own `subprocess` import (~6 ms), the detector modules themselves.
+- Cold start (`python -X importtime`, modules the floor does not import): `Image.open` on bytes
+  imported the BMP, GIF, JPEG, PPM and PNG plugins (GIF pulls in `subprocess`); `decode_image` now
+  imports only the sniffed format's plugin, and `urllib.parse` is imported only for MODEL_S3_URI.
+  dataclasses (+inspect/dis, and an exec() per generated method) cost 10-20 ms for six small
+  classes: they became NamedTuples and plain classes. hashlib loaded OpenSSL (4-8 ms) for one
+  sha256: CPython's own `_sha256` now. The full-range face model is loaded on first use (above).
+  The handler's own imports then cost ~30 ms of self time over the floor here, about half of it
+  the short-range model's and the classifier's load; the JPEG plugin's own `subprocess` import
+  (~6 ms) is Pillow's. `tests/test_api_cold_path.py` keeps these modules off the cold path.
 - LiteRT's default XNNPACK delegate costs a few ms at load but runs the int8 model ~4x faster than
   the builtin kernels: kept.
 """
