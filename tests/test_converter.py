@@ -123,6 +123,25 @@ def test_augmentation_is_mild_and_reproducible():
     assert np.array_equal(ident(tf.constant(img), tf.constant([1, 1], tf.int64)).numpy(), scale_pixels(img, InputSpec()))
 
 
+def test_reframing_augmentation_zooms_in_and_out():
+    """``p_zoom`` (off in the shipped model, docs/faces.md): zoom in = a crop of ``z`` x the side
+    scaled back up; zoom out = the image shrunk by ``z`` with its border reflected around it."""
+    tf = pytest.importorskip("tensorflow")
+    from converter.augment import AugmentConfig, make_augment
+
+    ramp = np.tile(np.arange(256, dtype=np.uint8)[None, :, None], (256, 1, 3))  # pixel value = column
+    off = dict(p_scale=0, p_jpeg=0, p_color=0, p_blur=0, p_flip=0)
+    zoom_in = make_augment(AugmentConfig(**off, p_zoom=1, min_zoom=0.5, max_zoom=0.5), 1 / 255)
+    zoom_out = make_augment(AugmentConfig(**off, p_zoom=1, min_zoom=1.25, max_zoom=1.25), 1 / 255)
+    for seed in ([1, 2], [7, 9], [3, 3]):
+        row = 255 * zoom_in(tf.constant(ramp), tf.constant(seed, tf.int64)).numpy()[128, :, 0]
+        assert 120 <= row.max() - row.min() <= 130  # half of the 0-255 ramp, stretched to 256 px
+        assert np.all(np.diff(row) >= 0)
+        row = 255 * zoom_out(tf.constant(ramp), tf.constant(seed, tf.int64)).numpy()[128, :, 0]
+        assert row.max() - row.min() >= 250  # the whole ramp, shrunk to 205 px ...
+        assert np.any(np.diff(row) < 0)  # ... with a reflected border on at least one side
+
+
 # --------------------------------------------------------------------------- metrics
 def test_auc_matches_pairwise_definition():
     rng = np.random.default_rng(1)
