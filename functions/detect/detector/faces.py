@@ -14,8 +14,8 @@ and ``face_detection_full_range`` graphs (ssd_anchors_calculator, tensors_to_det
 Search: the whole frame with the short-range model; on images >= 512 px also an overlapping 2x2
 grid of tiles of 0.6 x the frame with both models (small faces in big photos are missed on the
 whole frame); on smaller images the full-range model searches the whole frame too unless the
-short-range model found that the image is a face crop (``main_face``). Every detection is mapped back to image pixels and the lot is
-merged by weighted NMS. The full-range model is loaded on first use: an aligned face crop (the
+short-range model found that the image is a face crop (``is_face_crop``). Every detection is
+mapped back to image pixels and the lot is merged by weighted NMS. The full-range model is loaded on first use: an aligned face crop (the
 common API upload, like the training images) never needs it, and a cold start on one does not
 pay for it.
 
@@ -302,9 +302,11 @@ class FaceDetector:
         factor = W / base.size[0]
         w, h = base.size
         found = [self._run(self.short, base, (0, 0, w, h), factor, tile=False)]
-        if not tiled and not _is_crop_of(found[0][0], (W, H)):
-            # a small image that is not a face crop: small faces are the full-range model's
-            found.append(self._run(self.full, base, (0, 0, w, h), factor, tile=False))
+        if not tiled:
+            short = [Face(box=tuple(float(v) for v in row[:4]), score=float(score)) for row, score in zip(*found[0])]
+            if not is_face_crop(short, (W, H)):
+                # a small image that is not a face crop: small faces are the full-range model's
+                found.append(self._run(self.full, base, (0, 0, w, h), factor, tile=False))
         if tiled:
             n, frac = self.tile_grid, self.tile_fraction
             tw, th = w * frac, h * frac
@@ -331,17 +333,6 @@ class FaceDetector:
             kps = tuple((float(x), float(y)) for x, y in row[4:].reshape(6, 2))
             faces.append(Face(box=(x0, y0, x1, y1), score=float(score), keypoints=kps))
         return faces
-
-
-def _is_crop_of(data: np.ndarray, image_size: tuple[int, int]) -> bool:
-    """``main_face``'s test on raw detections (rows of x0, y0, x1, y1, ...): is the image a crop of
-    its largest face?"""
-    W, H = image_size
-    if not len(data) or max(W, H) > ALIGNED_MAX_ASPECT * min(W, H):
-        return False
-    sides = np.maximum(data[:, 2] - data[:, 0], data[:, 3] - data[:, 1])
-    areas = (data[:, 2] - data[:, 0]) * (data[:, 3] - data[:, 1])
-    return bool(sides[int(np.argmax(areas))] >= ALIGNED_MIN_SHARE * min(W, H))
 
 
 def crop_box(face: "Face | tuple", image_size: tuple[int, int], scale: float = CROP_SCALE,
