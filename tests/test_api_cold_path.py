@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 
-from conftest import REPO_ROOT
+from api_support import REPO_ROOT, make_events
 
 # module -> why it must stay off the cold path
 NOT_AT_COLD_START = {
@@ -31,15 +31,12 @@ NOT_AT_COLD_START = {
 }
 
 PROBE = textwrap.dedent("""
-    import base64, json, sys
+    import json, sys
+    with open(sys.argv[2], encoding="utf-8") as fh:  # json is imported by Lambda's runtime anyway
+        event = json.load(fh)
     sys.path.insert(0, sys.argv[1])
     import app
     after_import = sorted(sys.modules)
-    with open(sys.argv[2], "rb") as fh:
-        body = base64.b64encode(fh.read()).decode()
-    event = {"httpMethod": "POST", "path": "/predict", "resource": "/predict", "isBase64Encoded": True,
-             "headers": {"Content-Type": "image/jpeg"}, "body": body,
-             "requestContext": {"requestId": "cold-path"}}
     response = app.lambda_handler(event, None)
     print(json.dumps({"after_import": after_import, "after_request": sorted(sys.modules),
                       "status": response["statusCode"], "rule": json.loads(response["body"]).get("verdict_source"),
@@ -56,7 +53,10 @@ def test_cold_start_imports_only_what_a_face_crop_request_needs(model_path, shar
     env.pop("MODEL_CARD_PATH", None)
     probe = tmp_path / "probe.py"
     probe.write_text(PROBE)
-    proc = subprocess.run([sys.executable, str(probe), os.path.join(REPO_ROOT, "functions", "detect"), str(crop)],
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(make_events.rest_event("POST", "/predict", body=crop.read_bytes(),
+                                                       content_type="image/jpeg")))
+    proc = subprocess.run([sys.executable, str(probe), os.path.join(REPO_ROOT, "functions", "detect"), str(event)],
                           env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
