@@ -96,6 +96,12 @@ def machine() -> dict:
     return info
 
 
+def faces_inputs(args) -> tuple[dict, dict]:
+    """The face-path photo (bench.inputs.faces_photo) and its two REST events (plain, explain)."""
+    photo = faces_photo(args.data, args.manifest, args.work)
+    return photo, M.write_faces_events(photo, os.path.join(args.work, "events"))
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     t_begin = time.time()
@@ -122,9 +128,8 @@ def main(argv=None) -> int:
     results["inputs"] = {k: {kk: vv for kk, vv in v.items() if kk != "path"} for k, v in inputs.items()}
     events = M.write_events(inputs, os.path.join(args.work, "events"))
     log("inputs: a generated 12 MP JPEG with 3 shared test-split faces (the face path, issue #8)")
-    photo = faces_photo(args.data, args.manifest, args.work)
+    photo, faces_events = faces_inputs(args)
     results["inputs"]["faces12mp"] = {k: v for k, v in photo.items() if k not in ("path", "data")}
-    faces_events = M.write_faces_events(photo, os.path.join(args.work, "events"))
 
     log("building the runtime layer (layers/runtime/Makefile, as sam build does) and the function")
     stacks = M.Stacks.build(REPO, args, card)

@@ -100,15 +100,27 @@ FACES_SUPPORT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
                              "faces_support.py")
 
 
-def _faces_support(data_dir: str, manifest: str):
-    """A private instance of tests/faces_support.py (the composer the face tests use), reading the
-    test split of ``manifest`` under ``data_dir`` (the bench's --manifest/--data)."""
-    spec = importlib.util.spec_from_file_location("_bench_faces_support", FACES_SUPPORT)
-    fs = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = fs  # dataclasses look their module up there
-    spec.loader.exec_module(fs)
-    fs.DATA, fs.SPLITS = os.path.abspath(data_dir), os.path.abspath(manifest)
+def _faces_support(data_dir: str | None = None, manifest: str | None = None):
+    """A private instance of tests/faces_support.py (the composer the face tests use), loaded once,
+    reading the test split of ``manifest`` under ``data_dir`` (the bench's --manifest/--data)."""
+    name = "_bench_faces_support"
+    fs = sys.modules.get(name)
+    if fs is None:
+        spec = importlib.util.spec_from_file_location(name, FACES_SUPPORT)
+        fs = importlib.util.module_from_spec(spec)
+        sys.modules[name] = fs  # dataclasses look their module up there
+        spec.loader.exec_module(fs)
+    if data_dir:
+        fs.DATA = os.path.abspath(data_dir)
+    if manifest:
+        fs.SPLITS = os.path.abspath(manifest)
     return fs
+
+
+def match_pasted(boxes: list, pasted: list[dict]) -> list[int | None]:
+    """For each pasted face, the index of the detected box on it, or None (the face tests' rule:
+    tests/faces_support.py ``match``)."""
+    return _faces_support().match(boxes, pasted)
 
 
 def faces_photo(data_dir: str, manifest: str, out_dir: str | None = None) -> dict:

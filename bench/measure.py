@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from detector.model import sha256_file
 
+from .inputs import match_pasted
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.join(REPO, "bench")
 IMAGES = ("face256", "photo1mp", "photo12mp")
@@ -439,11 +441,6 @@ def warm_latency(stacks: Stacks, events: dict, inputs: dict, reps: int) -> dict:
 FACE_STAGES = ("decode", "faces", "inference", "explain", "metadata", "total")
 
 
-def _box_centre_in(box, square) -> bool:
-    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    return square[0] <= cx <= square[2] and square[1] <= cy <= square[3]
-
-
 def faces_latency(stacks: Stacks, events: dict, photo: dict, reps: int) -> dict:
     """Issue #8: warm event -> response of the handler as shipped (face stage) on the 12 MP photo
     with three pasted faces, without and with ``?explain=1``, in one warm worker of our stack.
@@ -465,7 +462,7 @@ def faces_latency(stacks: Stacks, events: dict, photo: dict, reps: int) -> dict:
             if a["status"] != 200:
                 raise RuntimeError(f"faces {k}: answered {a['status']}; see {stacks.ours.log}")
             boxes = a["face_boxes"]
-            matched = sum(any(_box_centre_in(b, p["box"]) for b in boxes) for p in photo["pasted"])
+            matched = sum(i is not None for i in match_pasted(boxes, photo["pasted"]))
             if len(boxes) != len(photo["pasted"]) or matched != len(photo["pasted"]):
                 raise RuntimeError(f"faces {k}: the handler found {len(boxes)} faces ({matched} of the "
                                    f"{len(photo['pasted'])} pasted ones): {boxes}")

@@ -24,8 +24,7 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from bench import measure as M  # noqa: E402
-from bench.__main__ import REPO, parse_args  # noqa: E402
-from bench.inputs import faces_photo  # noqa: E402
+from bench.__main__ import REPO, faces_inputs, parse_args  # noqa: E402
 from bench.report import TARGETS  # noqa: E402
 
 
@@ -35,8 +34,7 @@ def measure(argv: list[str] | None = None, repeats: int = 15) -> dict:
     os.makedirs(args.work, exist_ok=True)
     with open(args.card, encoding="utf-8") as fh:
         card = json.load(fh)
-    photo = faces_photo(args.data, args.manifest, args.work)
-    events = M.write_faces_events(photo, os.path.join(args.work, "events"))
+    photo, events = faces_inputs(args)
     stacks = M.Stacks.build(REPO, args, card)
     return M.faces_latency(stacks, events, photo, args.faces_reps)
 
