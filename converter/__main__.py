@@ -69,7 +69,14 @@ def cmd_train(args):
     from .train import train
     manifest = get_manifest(args, create=True)
     aug = AugmentConfig(**json.loads(args.augment)) if args.augment else None
-    info = train(manifest, args.manifest, args.keras, variant=args.variant, epochs=args.epochs,
+    from detector.preprocess import InputSpec
+    spec = InputSpec()
+    if args.face_crop and args.face_crop != "none":
+        crop = tuple(float(v) for v in args.face_crop.split(","))
+        if len(crop) != 2:
+            raise SystemExit("--face-crop takes SCALE,SHIFT_Y (e.g. 1.2,0) or none")
+        spec = InputSpec(face_crop=crop, face_pad=args.face_pad)
+    info = train(manifest, args.manifest, args.keras, spec=spec, variant=args.variant, epochs=args.epochs,
                  per_group=args.per_group, batch=args.batch, lr=args.lr, patience=args.patience, seed=args.seed,
                  data_dirs=args._data_dirs, cache_dir=args.cache, limit_train=args.limit_train,
                  limit_valid=args.limit_valid, augment_cfg=aug, deterministic=args.deterministic,
@@ -131,6 +138,11 @@ def main(argv=None):
         sp.add_argument("--new-split", action="store_true")
         sp.add_argument("--self-blend", type=float, default=0.0,
                         help="probability that a real training image becomes a self-blended fake")
+        sp.add_argument("--face-crop", default="1.2,0", metavar="SCALE,SHIFT_Y",
+                        help="train on each image's largest face cut as a square of SCALE x the face box "
+                             "(detector.faces.face_input; the card's input.face_crop); none: whole images")
+        sp.add_argument("--face-pad", default="mean", choices=["mean", "edge"],
+                        help="what fills a face square where it reaches outside its image")
         sp.add_argument("--init-from", default=None, help="start from this .keras model's weights (fine-tuning)")
         sp.add_argument("--deterministic", action="store_true",
                         help="tf.config.experimental.enable_op_determinism (about 2.5x slower on CPU)")

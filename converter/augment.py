@@ -24,9 +24,11 @@ class AugmentConfig:
     saturation: float = 0.1
     p_blur: float = 0.1         # 3x3 Gaussian blur, sigma 0.3-0.8
     max_sigma: float = 0.8
-    p_zoom: float = 0.0         # random re-framing: crop side / image side in [min_zoom, max_zoom]
-    min_zoom: float = 0.6       # (< 1: zoom in on the centre; > 1: zoom out, the border reflected)
-    max_zoom: float = 1.4
+    p_zoom: float = 0.8         # random re-framing: crop side / image side in [min_zoom, max_zoom]
+    min_zoom: float = 0.85      # (< 1: zoom in at a random place; > 1: zoom out, the border reflected):
+    max_zoom: float = 1.15      # the face squares' box jitter between a face alone and in a photo
+    p_fill: float = 0.7         # face squares reaching outside their image: fill that part with another
+                                # training image, a noisy flat colour or a smooth colour field (train.fill_outside)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import random
 import sys
@@ -181,16 +182,42 @@ class Split:
     files: list[str]
     labels: np.ndarray
     pixels: np.ndarray
+    valid: np.ndarray | None = None  # (N, 4) the image's part of each input (face squares), x0 y0 x1 y1
+
+
+FACE_MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "layers", "model", "faces")
+_detector = None
+
+
+def _face_detector():
+    """One BlazeFace detector per (worker) process, from the model layer (``make face-models``)."""
+    global _detector
+    if _detector is None:
+        from detector.faces import FaceDetector
+
+        _detector = FaceDetector(os.environ.get("FACE_MODEL_DIR") or FACE_MODEL_DIR)
+    return _detector
 
 
 def _load_one(args):
+    """One file → (pixels, valid) through the serving code: the whole image, or (a card with
+    ``input.face_crop``) its largest face's canonical square (``detector.faces.file_face_pixels``)."""
     path, spec = args
-    return load_file_pixels(path, spec)
+    if spec.face_crop:
+        from detector.faces import file_face_pixels
+
+        return file_face_pixels(path, spec, _face_detector())
+    return load_file_pixels(path, spec), (0, 0, spec.width, spec.height)
 
 
 def _cache_path(cache_dir: str, root: str, files: list[str], spec: InputSpec) -> str:
     h = hashlib.sha256()
     h.update(json.dumps([os.path.abspath(root), files, spec.to_card()]).encode())
+    if spec.face_crop:  # face squares depend on the detection code too (search, refinement)
+        import detector.faces
+
+        with open(detector.faces.__file__, "rb") as fh:
+            h.update(fh.read())
     for f in files[:: max(1, len(files) // 64)]:
         st = os.stat(os.path.join(root, f))
         h.update(f"{f}:{st.st_size}:{int(st.st_mtime)}".encode())
@@ -198,32 +225,41 @@ def _cache_path(cache_dir: str, root: str, files: list[str], spec: InputSpec) ->
 
 
 def load_pixels(root: str, files: list[str], spec: InputSpec, cache_dir: str | None, workers: int = 2,
-                label: str = "") -> np.ndarray:
-    """Decode files (serving path) -> uint8 (N, H, W, 3), cached as .npy under cache_dir."""
+                label: str = "", with_valid: bool = False):
+    """Decode files (serving path) -> uint8 (N, H, W, 3), cached as .npy under cache_dir; with
+    ``with_valid`` also (N, 4) int32: the image's part of each input (all of it unless face squares)."""
     path = _cache_path(cache_dir, root, files, spec) if cache_dir else None
-    if path and os.path.exists(path):
-        return np.load(path, mmap_mode="r")
+    valid_path = path[:-4] + ".valid.npy" if path else None
+    if path and os.path.exists(path) and os.path.exists(valid_path):
+        px = np.load(path, mmap_mode="r")
+        return (px, np.load(valid_path)) if with_valid else px
     t0 = time.time()
     out = np.empty((len(files), spec.height, spec.width, 3), dtype=np.uint8)
+    valid = np.empty((len(files), 4), dtype=np.int32)
     jobs = [(os.path.join(root, f), spec) for f in files]
     step = max(1, len(jobs) // 10)
+    what = "decoding + face squares" if spec.face_crop else "decoding"
     if workers > 1 and len(jobs) > 64:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for i, px in enumerate(pool.map(_load_one, jobs, chunksize=32)):
-                out[i] = px
+        # face squares run LiteRT in the workers: a forked child of a process that already ran
+        # TensorFlow (export, after training) dies in it, so those workers are spawned
+        context = multiprocessing.get_context("spawn") if spec.face_crop else None
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            for i, (px, v) in enumerate(pool.map(_load_one, jobs, chunksize=32)):
+                out[i], valid[i] = px, v
                 if (i + 1) % step == 0:
-                    print(f"  decoding {label}: {i + 1}/{len(jobs)}", file=sys.stderr, flush=True)
+                    print(f"  {what} {label}: {i + 1}/{len(jobs)}", file=sys.stderr, flush=True)
     else:
         for i, job in enumerate(jobs):
-            out[i] = _load_one(job)
-    print(f"  decoded {label}: {len(files)} images in {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+            out[i], valid[i] = _load_one(job)
+    print(f"  {what} {label}: {len(files)} images in {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
     if path:
         os.makedirs(cache_dir, exist_ok=True)
         tmp = path + f".tmp{os.getpid()}.npy"
         np.save(tmp, out)
+        np.save(valid_path, valid)
         os.replace(tmp, path)
-        return np.load(path, mmap_mode="r")
-    return out
+        out = np.load(path, mmap_mode="r")
+    return (out, valid) if with_valid else out
 
 
 def load_split(manifest: dict, name: str, split: str, spec: InputSpec, *, data_dirs=None,
@@ -236,5 +272,5 @@ def load_split(manifest: dict, name: str, split: str, spec: InputSpec, *, data_d
         by = {0: [f for f in files if label_of(f) == 0], 1: [f for f in files if label_of(f) == 1]}
         files = sorted(rng.sample(by[0], min(len(by[0]), limit // 2)) + rng.sample(by[1], min(len(by[1]), limit - limit // 2)))
     labels = np.array([label_of(f) for f in files], dtype=np.int32)
-    pixels = load_pixels(root, files, spec, cache_dir, workers, label=f"{name}/{split}")
-    return Split(name, split, files, labels, pixels)
+    pixels, valid = load_pixels(root, files, spec, cache_dir, workers, label=f"{name}/{split}", with_valid=True)
+    return Split(name, split, files, labels, pixels, valid)

@@ -19,12 +19,23 @@ from .export import write_card
 
 
 def serving_logits(model: Model, paths: list[str], label: str = "") -> np.ndarray:
+    """Logits of the files through the serving code: the whole image, or (a card with
+    ``input.face_crop``) its largest face's square, as ``detector.faces.face_input`` cuts it."""
     out = np.empty(len(paths), dtype=np.float64)
     step = max(1, len(paths) // 5)
+    if model.spec.face_crop:
+        from detector.faces import file_face_pixels
+        from detector.preprocess import scale_pixels
+
+        from .data import _face_detector
     for i, p in enumerate(paths):
-        with open(p, "rb") as fh:
-            data = fh.read()
-        out[i] = model.logit(preprocess(decode_image(data, model.spec), model.spec))
+        if model.spec.face_crop:
+            pixels, _ = file_face_pixels(p, model.spec, _face_detector())
+            out[i] = model.logit(scale_pixels(pixels, model.spec))
+        else:
+            with open(p, "rb") as fh:
+                data = fh.read()
+            out[i] = model.logit(preprocess(decode_image(data, model.spec), model.spec))
         if (i + 1) % step == 0:
             print(f"  {label}: {i + 1}/{len(paths)}", file=sys.stderr, flush=True)
     return out
@@ -54,8 +65,10 @@ def evaluate(model_path: str, manifest: dict, manifest_path: str, *, data_dirs=N
         card.setdefault("metrics", {})
         card["metrics"][split] = results
         card["metrics"]["test_source"] = ("`python -m converter evaluate`: the .tflite through the serving code "
-                                          "(detector.preprocess.decode_image + preprocess on the file bytes, "
-                                          "detector.model.Model), on the manifest's test split")
+                                          + ("(detector.faces.face_input: the largest face's square of the "
+                                             "decoded file, detector.model.Model)" if model.spec.face_crop else
+                                             "(detector.preprocess.decode_image + preprocess on the file bytes, "
+                                             "detector.model.Model)") + ", on the manifest's test split")
         write_card(card, model_path)
         with open(os.path.splitext(model_path)[0] + ".json", encoding="utf-8") as fh:
             results_r = json.load(fh)["metrics"][split]

@@ -59,6 +59,32 @@ def balanced_epoch(groups: list[np.ndarray], per_group: int, rng: np.random.Gene
     return idx[rng.permutation(len(idx))]
 
 
+def fill_outside(img: np.ndarray, valid, rng: np.random.Generator, p_fill: float, pool) -> np.ndarray:
+    """A face square's part outside its image (everything but ``valid`` = x0, y0, x1, y1): kept as
+    the fill it is served with, or with probability ``p_fill`` replaced by another image of ``pool``
+    (maybe mirrored), a noisy flat colour or a smooth random colour field (a third each). In a photo
+    that part is whatever surrounds the face: the model must not learn the fill."""
+    u = rng.random()
+    if u >= p_fill:
+        return img
+    kind = u / p_fill * 3
+    if kind < 1:  # another training image (faces, hair, their backgrounds)
+        other = np.asarray(pool[rng.integers(len(pool))])
+        other = other[:, ::-1] if rng.random() < 0.5 else other
+    elif kind < 2:  # a flat colour with some noise
+        noise = rng.normal(0, rng.uniform(0, 12), size=img.shape)
+        other = np.clip(rng.integers(0, 256, size=3) + noise, 0, 255).astype(np.uint8)
+    else:  # a smooth random colour field (an out-of-focus background)
+        from PIL import Image
+
+        coarse = rng.integers(0, 256, size=(int(rng.integers(2, 6)), int(rng.integers(2, 6)), 3), dtype=np.uint8)
+        other = np.asarray(Image.fromarray(coarse).resize(img.shape[1::-1], Image.Resampling.BICUBIC))
+    x0, y0, x1, y1 = (int(v) for v in valid)
+    out = other.copy()
+    out[y0:y1, x0:x1] = img[y0:y1, x0:x1]
+    return out
+
+
 def train(
     manifest: dict,
     manifest_path: str,
@@ -105,16 +131,27 @@ def train(
     log(f"train: {len(labels)} images, {len(groups)} source x class groups "
         f"({', '.join(str(len(g)) for g in groups)}); {per_group} per group per epoch")
 
+    valid_px = np.concatenate([np.asarray(train_sets[n].valid) for n in names])
+    outside = ((valid_px[:, 0] > 0) | (valid_px[:, 1] > 0) | (valid_px[:, 2] < spec.width)
+               | (valid_px[:, 3] < spec.height))
+    if spec.face_crop:
+        log(f"face squares: {int(outside.sum())} of {len(outside)} reach outside their image "
+            f"(filled: {spec.face_pad}; p_fill {augment_cfg.p_fill} randomises that)")
+    fill_rng = np.random.default_rng(seed + 17)
+
     augment = make_augment(augment_cfg, spec.scale, spec.size)
     sbi = make_self_blend(self_blend, spec.size)
 
     def dataset(order: np.ndarray, epoch: int):
         def fetch(i):
-            return pixels[i], labels[i:i + 1]
+            img = np.asarray(pixels[i])
+            if outside[i]:
+                img = fill_outside(img, valid_px[i], fill_rng, augment_cfg.p_fill, pixels)
+            return img, labels[i:i + 1]
         ds = tf.data.Dataset.from_tensor_slices((order.astype(np.int64), np.arange(len(order), dtype=np.int64)))
 
         def load(i, pos):
-            img, y = tf.numpy_function(fetch, [i], (tf.uint8, tf.float32), stateful=False)
+            img, y = tf.numpy_function(fetch, [i], (tf.uint8, tf.float32), stateful=True)
             img.set_shape([spec.height, spec.width, 3]); y.set_shape([1])
             s = tf.stack([tf.constant(seed * 1000 + epoch, tf.int64), pos])
             x = augment(img, s)
@@ -187,6 +224,7 @@ def train(
         "optimizer": f"Adam lr {lr} (halved after every 3 epochs without gain), binary cross-entropy on logits",
         "sampling": "every source x class group weighs the same: each epoch draws the same number of images from each",
         "early_stopping": f"mean over sets of the per-set validation AUC, patience {patience}, best weights kept",
+        "input": spec.to_card(),
         "augmentation": augment_cfg.to_dict(),
         "self_blended_images": (f"p={self_blend}: a real image becomes a self-blended FAKE (soft central ellipse, "
                                 "recoloured/shifted/rescaled copy of itself; after Shiohara & Yamasaki 2022)")

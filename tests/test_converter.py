@@ -105,6 +105,53 @@ def test_training_and_serving_arrays_are_identical(name, tmp_path):
         assert np.array_equal(load_file_pixels(os.path.join(root, f), spec), np.asarray(cached[i]))
 
 
+@needs_faces
+def test_face_square_training_arrays_are_the_serving_face_inputs(tmp_path):
+    """With ``input.face_crop`` the converter caches each file's largest face square through
+    detector.faces (file_face_pixels = face_input on the served decode), plus where the image lies
+    in it; a file with no face falls back to the whole image, as the API does."""
+    from detector.faces import FaceDetector, file_face_pixels
+    from PIL import Image
+
+    spec = InputSpec(face_crop=(1.2, 0.0))
+    root = os.path.join(FACES, "generated-faces")
+    files = [f"real/{f}" for f in sorted(os.listdir(os.path.join(root, "real")))[:4]]
+    files += [f"fake/{f}" for f in sorted(os.listdir(os.path.join(root, "fake")))[:2]]
+    Image.new("RGB", (300, 300), (90, 120, 150)).save(tmp_path / "blank.png")  # no face
+    os.makedirs(tmp_path / "set" / "real")
+    os.replace(tmp_path / "blank.png", tmp_path / "set" / "real" / "blank.png")
+    pixels, valid = D.load_pixels(root, files, spec, str(tmp_path / "cache"), workers=1, with_valid=True)
+    detector = FaceDetector(D.FACE_MODEL_DIR)
+    for i, f in enumerate(files):
+        px, v = file_face_pixels(os.path.join(root, f), spec, detector)
+        assert np.array_equal(np.asarray(pixels[i]), px) and tuple(valid[i]) == v, f
+    assert any(tuple(v) != (0, 0, 256, 256) for v in valid)  # UTKFace reals fill their frame
+    blank, v = D.load_pixels(str(tmp_path / "set"), ["real/blank.png"], spec, None, workers=1, with_valid=True)
+    assert np.array_equal(blank[0], load_file_pixels(str(tmp_path / "set" / "real" / "blank.png"), spec))
+    assert tuple(v[0]) == (0, 0, 256, 256)
+    # a different input spec is a different cache entry
+    whole = D.load_pixels(root, files, InputSpec(), str(tmp_path / "cache"), workers=1)
+    assert not np.array_equal(np.asarray(whole), np.asarray(pixels))
+
+
+def test_fill_outside_replaces_only_what_lies_outside_the_image():
+    from converter.train import fill_outside
+
+    rng = np.random.default_rng(3)
+    img = np.full((256, 256, 3), 7, np.uint8)
+    pool = np.full((4, 256, 256, 3), 200, np.uint8)
+    valid = (0, 20, 230, 256)
+    assert fill_outside(img, valid, rng, 0.0, pool) is img  # p_fill 0: as served (edge fill)
+    kinds = set()
+    for _ in range(60):
+        out = fill_outside(img, valid, rng, 1.0, pool)
+        assert np.all(out[20:256, 0:230] == 7)  # the image's part is never touched
+        outside = np.concatenate([out[:20].reshape(-1, 3), out[20:, 230:].reshape(-1, 3)])
+        assert not np.all(outside == 7)
+        kinds.add("image" if np.all(outside == 200) else "colour")
+    assert kinds == {"image", "colour"}  # another training image, or a (noisy or smooth) colour fill
+
+
 def test_augmentation_is_mild_and_reproducible():
     tf = pytest.importorskip("tensorflow")
     from converter.augment import AugmentConfig, make_augment
@@ -119,12 +166,12 @@ def test_augmentation_is_mild_and_reproducible():
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
     assert 0.0 <= a.min() and a.max() <= 1.0
-    ident = make_augment(AugmentConfig(p_scale=0, p_jpeg=0, p_color=0, p_blur=0, p_flip=0), 1 / 255)
+    ident = make_augment(AugmentConfig(p_scale=0, p_jpeg=0, p_color=0, p_blur=0, p_flip=0, p_zoom=0), 1 / 255)
     assert np.array_equal(ident(tf.constant(img), tf.constant([1, 1], tf.int64)).numpy(), scale_pixels(img, InputSpec()))
 
 
 def test_reframing_augmentation_zooms_in_and_out():
-    """``p_zoom`` (off in the shipped model, docs/faces.md): zoom in = a crop of ``z`` x the side
+    """``p_zoom`` (0.85-1.15 in the shipped model, docs/faces.md): zoom in = a crop of ``z`` x the side
     scaled back up; zoom out = the image shrunk by ``z`` with its border reflected around it."""
     tf = pytest.importorskip("tensorflow")
     from converter.augment import AugmentConfig, make_augment
@@ -182,7 +229,10 @@ def test_shipped_card_matches_tflite_and_contract():
         assert key in card, key
     assert card["input"] == InputSpec.from_card(card).to_card()
     # exactly what training used (a rounded scale would feed serving slightly different inputs)
-    assert InputSpec.from_card(card) == InputSpec() and card["input"]["scale"] == 1.0 / 255.0
+    with open(os.path.join(REPO, "models", "model.training.json"), encoding="utf-8") as fh:
+        trained_on = InputSpec.from_card(json.load(fh))
+    assert InputSpec.from_card(card) == trained_on and card["input"]["scale"] == 1.0 / 255.0
+    assert trained_on.face_crop == (1.2, 0.0) and trained_on.face_pad == "mean"  # model 2.0.0: face squares
     assert card["output"]["tensor"] == "logit"
     assert card["temperature"] > 0 and 0 < card["threshold"] < 1
     assert card["parity"]["passed"] is True

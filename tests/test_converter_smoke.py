@@ -18,6 +18,13 @@ FACES = os.path.join(os.path.dirname(REPO), "shared", "data", "faces")
 SETS = ("mesonet-df", "ffhq-stylegan", "generated-faces", "lfw-faceswap")
 SHIPPED_KERAS = os.path.join(REPO, "models", "model.keras")
 
+
+def shipped_spec() -> InputSpec:
+    """The input the shipped model was trained on (face squares for model 2.x), from its training record."""
+    with open(os.path.join(REPO, "models", "model.training.json"), encoding="utf-8") as fh:
+        info = json.load(fh)
+    return InputSpec.from_card(info) if "input" in info else InputSpec()
+
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not os.path.isdir(FACES) and os.environ.get("CI") != "true",
@@ -43,7 +50,7 @@ def smoke(tmp_path_factory):
     # One epoch on a few dozen images, warm-started from the shipped Keras model: a model trained from
     # scratch for a few steps has almost no spread in its logits, so the int8 gate could not tell a good
     # export from a broken one; the warm start keeps the smoke run minutes long and the gate meaningful.
-    info = train(manifest, manifest_path, keras_path, epochs=1, per_group=12, batch=16, lr=1e-4,
+    info = train(manifest, manifest_path, keras_path, spec=shipped_spec(), epochs=1, per_group=12, batch=16, lr=1e-4,
                  cache_dir=str(work / "cache"), limit_train=SMOKE["limit_train"],
                  limit_valid=SMOKE["limit_valid"], seed=1234, init_from=SHIPPED_KERAS)
     return {"work": work, "manifest": manifest, "manifest_path": manifest_path, "keras": keras_path, "info": info}
@@ -71,7 +78,7 @@ def test_smoke_export_card_and_serving_evaluate(smoke):
                 "threshold_rule", "metrics", "quantization", "parity", "training_data", "licence", "limitations"):
         assert key in on_disk, key
     assert on_disk["version"] == "0.0.0-smoke"
-    assert on_disk["input"] == InputSpec().to_card()  # exact, not rounded: serving scales by it
+    assert on_disk["input"] == shipped_spec().to_card()  # exact, not rounded: serving scales by it
     assert on_disk["output"]["tensor"] == "logit"
     assert on_disk["temperature"] > 0 and 0.0 < on_disk["threshold"] < 1.0
     assert set(on_disk["metrics"]["validation"]) == set(SETS)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import glob
 import io
+import json
 import os
 import shutil
 
@@ -19,16 +20,19 @@ from detector import faces as F
 from detector.errors import ModelUnavailable
 from detector.explain import occlusion_map
 from detector.model import Model
-from detector.preprocess import decode_image, preprocess
+from detector.preprocess import InputSpec, decode_image, preprocess, prepare_pixels, scale_pixels
 from detector.service import Detector
 
-# |P(fake) of a face in a composite - P(fake) of its plain image|: the pasted copy is resampled
-# and re-encoded as JPEG, and the crop is re-cut by the crop rule (one margin for all sets).
+# |P(fake) of a face in a composite - P(fake) of the same face file uploaded alone|: the pasted copy
+# is resampled and re-encoded as JPEG, found again (refined box) and cut into its face square, with
+# background where the file alone has the mean-colour fill. Regression floors, NOT the issue's target
+# (every face within a small tolerance), which is not met: with model 2.0.0 on this test's 68 faces
+# the median gap is 0.028, 91 % are within 0.15 and 96 % keep their label (max 0.41, generated-faces:
+# UTKFace reals fill their frame, so their squares are mostly fill); model 1.0.0 gave 0.133 / 57 % / 68 %.
 COMPOSITE_TOLERANCE = 0.15
-# A regression floor, NOT the issue's target (every face within the tolerance), which is not met:
-# with model v1.0.0, 68 % of these composite faces keep their plain label and 51 % are within
-# 0.15 (generated-faces worst: its real UTKFace crops fill the frame, docs/faces.md).
-COMPOSITE_MIN_LABEL_AGREEMENT = 0.60
+COMPOSITE_MAX_MEDIAN_GAP = 0.05
+COMPOSITE_MIN_WITHIN = 0.85
+COMPOSITE_MIN_LABEL_AGREEMENT = 0.90
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +56,33 @@ def service(model, face_detector):
 def plain_probability(model: Model, data: bytes) -> float:
     """The image classified directly, as without face detection."""
     return float(model.probability(preprocess(decode_image(data, model.spec), model.spec)))
+
+
+def card_variant(model_path, tmp_path, face_crop) -> Model:
+    """The test model with its card's ``input.face_crop`` set (a (scale, shift_y) pair) or removed
+    (None): both face paths are tested whichever kind of model ships. Same .tflite, same sha256."""
+    card = json.loads(open(os.path.splitext(str(model_path))[0] + ".json", encoding="utf-8").read())
+    card["input"] = InputSpec.from_card(card)._replace(face_crop=face_crop).to_card()
+    path = tmp_path / f"card-{'squares' if face_crop else 'whole'}.json"
+    path.write_text(json.dumps(card))
+    return Model.load(str(model_path), str(path))
+
+
+@pytest.fixture
+def whole_crop_service(model_path, tmp_path, face_detector):
+    """A card without ``input.face_crop`` (model v1.0.0): an image that already is a face crop is judged whole."""
+    return Detector(card_variant(model_path, tmp_path, None), max_bytes=20_000_000, faces=face_detector)
+
+
+@pytest.fixture
+def squares_service(model_path, tmp_path, face_detector):
+    """A card with ``input.face_crop``: every face is cut as its canonical square."""
+    return Detector(card_variant(model_path, tmp_path, (1.2, 0.0)), max_bytes=20_000_000, faces=face_detector)
+
+
+def api_probability(service, path: str) -> float:
+    """What the API answers for the face file uploaded alone."""
+    return service.analyze(open(path, "rb").read())["fake_probability"]
 
 
 # --------------------------------------------------------------------------- units
@@ -118,6 +149,39 @@ def test_crop_rule_square_inside_and_cut_to_the_image():
     assert box[0] == 0 and box[1] == 0 and box[2] - box[0] == 143 == box[3] - box[1]
     # larger than the image: cut to it
     assert F.crop_box((10, 10, 190, 190), (200, 200)) == (0, 0, 200, 200)
+
+
+def test_face_square_is_centred_on_the_box_and_not_cut_to_the_image():
+    square = F.face_square((450, 440, 550, 560), 1.2, -0.1)  # 100 x 120 box: side 144
+    assert square == pytest.approx((428.0, 416.0, 572.0, 560.0))
+    assert F.face_square(F.Face(box=(0, 0, 100, 100), score=1.0), 1.5, 0.0) == pytest.approx((-25, -25, 125, 125))
+
+
+def test_cut_square_fills_outside_the_image_with_its_edge_pixels():
+    arr = np.arange(20 * 30 * 3, dtype=np.uint8).reshape(20, 30, 3)
+    img = Image.fromarray(arr)
+    crop, valid = F.cut_square(img, (-5, 4, 15, 24))  # 20 px: 5 px left of the image, 4 below it
+    got = np.asarray(crop)
+    assert crop.size == (20, 20) and valid == (5, 0, 20, 16)
+    assert np.array_equal(got[0:16, 5:20], arr[4:20, 0:15])  # the image's part, unchanged
+    assert np.array_equal(got[0:16, 0], arr[4:20, 0])  # left: the first column repeated
+    assert np.array_equal(got[19, 5:20], arr[19, 0:15])  # below: the last row repeated
+    mean, valid = F.cut_square(img, (-5, 4, 15, 24), pad="mean")  # the mean colour of the part inside
+    got = np.asarray(mean)
+    assert valid == (5, 0, 20, 16) and np.array_equal(got[0:16, 5:20], arr[4:20, 0:15])
+    expected = np.round(arr[4:20, 0:15].reshape(-1, 3).mean(axis=0))
+    assert np.array_equal(got[19, 0], expected) and np.array_equal(got[0, 0], expected)
+    inside, valid = F.cut_square(img, (2, 2, 12, 12))
+    assert valid == (0, 0, 10, 10) and np.array_equal(np.asarray(inside), arr[2:12, 2:12])
+
+
+def test_face_input_maps_the_valid_part_to_model_pixels():
+    spec = InputSpec(face_crop=(2.0, 0.0))
+    img = Image.new("RGB", (200, 100), (10, 20, 30))
+    pixels, valid, square = F.face_input(img, F.Face(box=(150, 25, 200, 75), score=0.9), spec)
+    assert square == (125, 0, 225, 100)  # 100 px square, 25 px past the right edge
+    assert pixels.shape == (256, 256, 3) and valid == (0, 0, 192, 256)
+    assert np.array_equal(pixels, prepare_pixels(F.cut_square(img, square)[0], spec))
 
 
 def test_face_crop_detection_needs_a_big_face_in_a_square_frame():
@@ -196,51 +260,72 @@ def test_no_face_image_is_judged_whole(service, model, seed):
     assert answer["label"] == model.label(answer["fake_probability"])
 
 
-def test_aligned_face_crop_is_judged_exactly_like_the_plain_path(service, model, shared_faces):
+def test_whole_crop_card_judges_an_aligned_face_crop_exactly_like_the_plain_path(whole_crop_service, shared_faces):
+    model = whole_crop_service.model
     for path in sorted(glob.glob(str(shared_faces / "ffhq-stylegan" / "fake" / "*.jpg")))[:5]:
         data = open(path, "rb").read()
-        answer = service.analyze(data)
+        answer = whole_crop_service.analyze(data)
         assert len(answer["faces"]) == 1
         assert answer["verdict_source"]["rule"] == "face_crop_whole"
         assert answer["fake_probability"] == pytest.approx(round(plain_probability(model, data), 6), abs=1e-6)
         assert answer["faces"][0]["fake_probability"] == answer["fake_probability"]
 
 
+def test_squares_card_judges_an_aligned_face_crop_like_training_and_evaluation(squares_service, shared_faces):
+    """A face crop uploaded alone is cut into its square like any face: the API's answer is the
+    model on exactly the pixels training and `converter evaluate` use (faces.file_face_pixels)."""
+    model = squares_service.model
+    paths = (sorted(glob.glob(str(shared_faces / "ffhq-stylegan" / "fake" / "*.jpg")))[:3]
+             + sorted(glob.glob(str(shared_faces / "generated-faces" / "real" / "*.jpg")))[:3])
+    reaching_out = 0
+    for path in paths:
+        answer = squares_service.analyze(open(path, "rb").read())
+        assert len(answer["faces"]) >= 1
+        assert answer["verdict_source"]["rule"] == "most_fake_face"
+        pixels, valid = F.file_face_pixels(path, model.spec, squares_service.faces)
+        largest = max(answer["faces"], key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]))
+        assert largest["fake_probability"] == pytest.approx(model.probability(scale_pixels(pixels, model.spec)), abs=1e-6)
+        W, H = answer["image"]["width"], answer["image"]["height"]
+        x0, y0, x1, y1 = largest["crop"]
+        assert x1 - x0 == y1 - y0  # a square, not cut to the image
+        reaching_out += x0 < 0 or y0 < 0 or x1 > W or y1 > H
+        assert (valid != (0, 0, 256, 256)) == (x0 < 0 or y0 < 0 or x1 > W or y1 > H)
+    assert reaching_out  # UTKFace reals fill their frame: their squares reach outside (edge-filled)
+
+
+def test_a_face_gets_the_same_box_alone_and_pasted_into_a_photo(face_detector):
+    """Refinement (every face re-measured by the short-range model on a window of 2x its box):
+    the box of a face found in a photo (tiles, both models) matches the box of the same face file
+    alone (a crop: short-range only), so both are cut into the same square. Measured on 27 faces:
+    largest edge difference median 0.030 / p90 0.049 of the box side (0.074 / 0.211 unrefined)."""
+    rng = np.random.default_rng(3)
+    items = [item for item in fs.test_split() if rng.random() < 0.01]
+    diffs = []
+    for name, path, label in items:
+        img = Image.open(path).convert("RGB")
+        faces = face_detector.detect(img)
+        if not faces:
+            continue
+        alone = faces[F.largest_face(faces)]
+        photo = fs.compose([(path, label)], (1600, 1200), rng, side_range=(200, 450))
+        found = face_detector.detect(photo.image)
+        i = fs.match([f.box for f in found], photo.pasted)[0]
+        assert i is not None, path
+        x0, y0, x1, _ = photo.pasted[0]["box"]
+        back = (np.asarray(found[i].box) - [x0, y0, x0, y0]) * img.size[0] / (x1 - x0)
+        diffs.append(float(np.abs(back - np.asarray(alone.box)).max()) / max(alone.width, alone.height))
+    assert len(diffs) >= 20
+    assert np.median(diffs) <= 0.045 and np.percentile(diffs, 90) <= 0.08, sorted(diffs)
+
+
 # --------------------------------------------------------------------------- composites
-def _composites(n: int, seed: int, detector):
-    """Composites of test-split faces that the detector finds in their own image (a few UTKFace
-    crops cut the face so tightly that no detector sees one: test_ffhq_real_faces_found and the
-    per-set rates in docs/faces.md cover detection on plain images)."""
-    rng = np.random.default_rng(seed)
-    found: dict[str, bool] = {}
-
-    def detectable(item):
-        if item[1] not in found:
-            found[item[1]] = bool(detector.detect(Image.open(item[1]).convert("RGB")))
-        return found[item[1]]
-
-    pool = [item for item in fs.test_split() if rng.random() < 0.1]
-    pool = [item for item in pool if detectable(item)]
-    sizes = [(1600, 1200), (1200, 1600), (2400, 1600), (1024, 768), (4000, 3000)]
-    for k in range(n):
-        count = int(rng.integers(2, 5))
-        size = sizes[k % len(sizes)]
-        # pasted face crops 9-30 % of the long side (the face inside is 40-95 % of the crop):
-        # the detector's working range is faces from about 5 % of the long side up
-        long_side = max(size)
-        yield fs.compose(fs.pick_faces(rng, count, pool), size, rng,
-                         side_range=(0.09 * long_side, 0.30 * long_side))
-
-
 def test_composites_every_face_found_and_judged_like_its_plain_crop(service, model):
     """Every pasted face is found; each face's P(fake) is the model's answer on the crop the API
-    reports; the image's verdict is the most-fake face. Against the plain image (the face file
-    uploaded alone) the face verdicts agree within COMPOSITE_TOLERANCE for most faces but not all:
-    the classifier is sensitive to framing (the training sets have face/crop shares from 0.36 to
-    1.0, docs/faces.md), so this checks the measured agreement as a floor and prints it."""
+    reports; the image's verdict is the most-fake face. Against the same face file uploaded alone
+    (the API's answer) most verdicts agree, not all (see the floors above); printed for the record."""
     deltas: dict[str, list[float]] = {}
     agree = []
-    for comp in _composites(20, seed=11, detector=service.faces):
+    for comp in fs.composites(20, seed=11, detector=service.faces):
         data = comp.jpeg()
         answer = service.analyze(data)
         W, H = comp.image.size
@@ -252,9 +337,13 @@ def test_composites_every_face_found_and_judged_like_its_plain_crop(service, mod
         for p, i in zip(comp.pasted, matched):
             face = answer["faces"][i]
             if min(W, H) < 2 * F.FACE_DECODE_SIDE:  # decoded at full size: the crop is exact
-                x = preprocess(upright.crop(tuple(face["crop"])), model.spec)
+                if model.spec.face_crop:  # the face's square, edge-filled where it reaches outside
+                    x = scale_pixels(prepare_pixels(F.cut_square(upright, face["crop"], model.spec.face_pad)[0], model.spec),
+                                     model.spec)
+                else:
+                    x = preprocess(upright.crop(tuple(face["crop"])), model.spec)
                 assert face["fake_probability"] == pytest.approx(model.probability(x), abs=2e-6)
-            plain = plain_probability(model, open(p["path"], "rb").read())
+            plain = api_probability(service, p["path"])
             name = p["path"].split(os.sep)[-3]
             deltas.setdefault(name, []).append(abs(face["fake_probability"] - plain))
             agree.append(model.label(face["fake_probability"]) == model.label(plain))
@@ -269,7 +358,8 @@ def test_composites_every_face_found_and_judged_like_its_plain_crop(service, mod
     print(f"composites: {len(every)} faces, all found; |P(fake) - plain| median {np.median(every):.3f}, "
           f"within {COMPOSITE_TOLERANCE}: {within:.0%}; same label: {np.mean(agree):.0%}; per set (median/max): "
           + ", ".join(f"{k} {np.median(v):.3f}/{np.max(v):.2f} (n={len(v)})" for k, v in sorted(deltas.items())))
-    assert np.median(every) <= COMPOSITE_TOLERANCE, "median |P(fake) - plain| over the tolerance"
+    assert np.median(every) <= COMPOSITE_MAX_MEDIAN_GAP, "median |P(fake) - alone| over the floor"
+    assert within >= COMPOSITE_MIN_WITHIN
     assert np.mean(agree) >= COMPOSITE_MIN_LABEL_AGREEMENT
 
 
@@ -298,8 +388,10 @@ def _auc(labels, scores) -> float:
 
 @pytest.mark.slow
 def test_face_path_keeps_auc_on_the_aligned_test_split(service, model):
-    """Classifying the test split through the face path loses <= 0.01 AUC against classifying
-    the aligned crops directly (overall and per set)."""
+    """Classifying the test split through the face path (the API: every face, the most-fake one
+    decides) loses <= 0.01 AUC against classifying the aligned crops directly, overall and per set.
+    "Directly" is how the model card's test metrics were measured: for a face-square model
+    (``input.face_crop``) each file's largest face square (faces.file_face_pixels), else the whole file."""
     items = fs.test_split()
     by_set: dict[str, list] = {}
     rules: dict[str, int] = {}
@@ -307,18 +399,23 @@ def test_face_path_keeps_auc_on_the_aligned_test_split(service, model):
         data = open(path, "rb").read()
         answer = service.analyze(data)
         rules[answer["verdict_source"]["rule"]] = rules.get(answer["verdict_source"]["rule"], 0) + 1
-        by_set.setdefault(name, []).append((label, plain_probability(model, data), answer["fake_probability"]))
+        if model.spec.face_crop:
+            pixels, _ = F.file_face_pixels(path, model.spec, service.faces)
+            direct = model.probability(scale_pixels(pixels, model.spec))
+        else:
+            direct = plain_probability(model, data)
+        by_set.setdefault(name, []).append((label, direct, answer["fake_probability"]))
     lines = []
     everything = []
     for name, rows in sorted(by_set.items()):
         labels, plain, face = zip(*rows)
         everything += rows
         a_plain, a_face = _auc(labels, plain), _auc(labels, face)
-        lines.append(f"{name}: n={len(rows)} AUC plain {a_plain:.4f} face path {a_face:.4f} loss {a_plain - a_face:+.4f}")
+        lines.append(f"{name}: n={len(rows)} AUC direct {a_plain:.4f} face path {a_face:.4f} loss {a_plain - a_face:+.4f}")
         assert a_plain - a_face <= 0.01, lines[-1]
     labels, plain, face = zip(*everything)
     a_plain, a_face = _auc(labels, plain), _auc(labels, face)
-    lines.append(f"all: n={len(everything)} AUC plain {a_plain:.4f} face path {a_face:.4f} loss {a_plain - a_face:+.4f}")
+    lines.append(f"all: n={len(everything)} AUC direct {a_plain:.4f} face path {a_face:.4f} loss {a_plain - a_face:+.4f}")
     print("\n".join(lines), "\nverdict rules:", rules)
     assert a_plain - a_face <= 0.01
 

@@ -141,7 +141,10 @@ def test_get_model_states_the_verdict_rule(face_app):
     assert "No face" in body["verdict_rule"] or "no face" in body["verdict_rule"]
     faces = body["faces"]
     assert faces["detector"]["models"] == ["face_detection_short_range.tflite", "face_detection_full_range.tflite"]
-    assert "MediaPipe" in faces["detector"]["source"] and "1.43" in faces["crop_rule"]
+    assert "MediaPipe" in faces["detector"]["source"]
+    squares = body["input"].get("face_crop")
+    # the crop rule GET /model states is the card's (face squares) or, for an older card, the 1.43x rule
+    assert (squares["rule"] if squares else "1.43") in faces["crop_rule"]
 
 
 def test_configured_face_dir_without_models_is_503(model_path, tmp_path):

