@@ -31,9 +31,10 @@ pytestmark = [
                        reason="../shared/data/faces not here"),
 ]
 
-# Few images are trained on; the parity gate still needs a few hundred test images per set, because an
-# AUC on 60 images moves by ~0.005 when two or three pairs swap order.
-SMOKE = dict(limit_train=100, limit_valid=60, limit_test=240)
+# Few images are trained on; calibration and the parity gate use the whole validation and test splits:
+# an AUC on 60 images moves by ~0.005 when two or three pairs swap order, and model 2.0.0's weak sets sit
+# near the threshold, so on a few hundred images the label agreement swings around the 98 % gate.
+SMOKE = dict(limit_train=100, limit_valid=None, limit_test=None)
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +86,7 @@ def test_smoke_export_card_and_serving_evaluate(smoke):
     assert on_disk["parity"]["passed"] is True
     for s in SETS:
         p = on_disk["parity"]["sets"][s]
-        assert p["n"] == min(SMOKE["limit_test"], len(smoke["manifest"]["sets"][s]["test"]))
+        assert p["n"] == len(smoke["manifest"]["sets"][s]["test"])
         assert p["auc_diff"] <= 0.005 and p["label_agreement"] >= 0.98
     q = on_disk["quantization"]
     assert q["int8_input_quantization"]["scale"] == pytest.approx(1 / 255, rel=0.02)
