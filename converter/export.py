@@ -352,6 +352,8 @@ def export(
     tried, best = [], None
     for n_rep, clip in settings:
         rep = representative_images(train, spec, n_rep, seed)
+        if any(t["representative_images"] == len(rep) and t["clip_percentile"] == clip for t in tried):
+            continue  # fewer training images than asked for: the same calibration again
         graph = folded if folded is not None else model
         if clip:
             graph = fold_batchnorm(model, activation_caps(folded, rep, clip))
