@@ -199,15 +199,19 @@ def _face_detector():
     return _detector
 
 
-def _load_one(args):
-    """One file → (pixels, valid) through the serving code: the whole image, or (a card with
-    ``input.face_crop``) its largest face's canonical square (``detector.faces.file_face_pixels``)."""
-    path, spec = args
+def file_pixels(path: str, spec: InputSpec):
+    """One file → (uint8 pixels, valid) through the serving code: the whole image, or (a card with
+    ``input.face_crop``) its largest face's canonical square (``detector.faces.file_face_pixels``).
+    Training caches these; ``converter evaluate`` scores them."""
     if spec.face_crop:
         from detector.faces import file_face_pixels
 
         return file_face_pixels(path, spec, _face_detector())
     return load_file_pixels(path, spec), (0, 0, spec.width, spec.height)
+
+
+def _load_one(args):
+    return file_pixels(*args)
 
 
 def _cache_path(cache_dir: str, root: str, files: list[str], spec: InputSpec) -> str:

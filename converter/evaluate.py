@@ -11,7 +11,7 @@ import time
 import numpy as np
 
 from detector.model import Model, calibrate
-from detector.preprocess import decode_image, preprocess
+from detector.preprocess import scale_pixels
 
 from . import data as D
 from . import metrics as M
@@ -23,19 +23,8 @@ def serving_logits(model: Model, paths: list[str], label: str = "") -> np.ndarra
     ``input.face_crop``) its largest face's square, as ``detector.faces.face_input`` cuts it."""
     out = np.empty(len(paths), dtype=np.float64)
     step = max(1, len(paths) // 5)
-    if model.spec.face_crop:
-        from detector.faces import file_face_pixels
-        from detector.preprocess import scale_pixels
-
-        from .data import _face_detector
     for i, p in enumerate(paths):
-        if model.spec.face_crop:
-            pixels, _ = file_face_pixels(p, model.spec, _face_detector())
-            out[i] = model.logit(scale_pixels(pixels, model.spec))
-        else:
-            with open(p, "rb") as fh:
-                data = fh.read()
-            out[i] = model.logit(preprocess(decode_image(data, model.spec), model.spec))
+        out[i] = model.logit(scale_pixels(D.file_pixels(p, model.spec)[0], model.spec))
         if (i + 1) % step == 0:
             print(f"  {label}: {i + 1}/{len(paths)}", file=sys.stderr, flush=True)
     return out

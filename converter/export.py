@@ -343,10 +343,9 @@ def export(
         log(f"BatchNorm folded for export (max |logit drift| in float on 16 images: {drift:.2e})")
         if drift > 1e-3:
             folded = None
-    settings = [(n_representative, None)]
-    if rep_scale == 1.0 and folded is not None and calibration_search:
-        settings = [(n, clip) for n in (n_representative, 2 * n_representative, 4 * n_representative)
-                    for clip in (None, 99.99)]
+    search = calibration_search and folded is not None
+    settings = [(n, clip) for n in (n_representative, 2 * n_representative, 4 * n_representative)
+                for clip in (None, 99.99)] if search else [(n_representative, None)]
     v_labels = {n: s.labels for n, s in valid.items()}
     tmpdir = tempfile.mkdtemp(prefix="export-")
     tried, best = [], None
@@ -361,30 +360,24 @@ def export(
         path = os.path.join(tmpdir, f"candidate-{len(tried)}.tflite")
         with open(path, "wb") as fh:
             fh.write(blob)
-        if len(settings) > 1:
+        worst, widest, key = None, None, ()
+        if search:
             par_v = parity(v_logits, {n: tflite_logits(path, s.pixels, spec) for n, s in valid.items()}, v_labels,
                            temperature, threshold)
             worst = min(p["label_agreement"] for p in par_v["sets"].values())
             widest = max(p["auc_diff"] for p in par_v["sets"].values())
-        else:
-            worst, widest = None, None
-        tried.append({"representative_images": len(rep), "clip_percentile": clip,
-                      "validation_min_label_agreement": worst, "validation_max_auc_diff": widest})
-        if len(settings) > 1:
             log(f"  calibration {len(rep)} images, clip {clip or 'none'}: validation labels agree >= {worst:.2%}, "
                 f"AUC diff <= {widest:.4f}")
-        passes = worst is not None and worst >= PARITY_MIN_AGREEMENT and widest <= PARITY_MAX_AUC_DIFF
-        key = (passes, worst if worst is not None else 0.0, -(widest or 0.0))
+            key = (worst >= PARITY_MIN_AGREEMENT and widest <= PARITY_MAX_AUC_DIFF, worst, -widest)
+        tried.append({"representative_images": len(rep), "clip_percentile": clip,
+                      "validation_min_label_agreement": worst, "validation_max_auc_diff": widest})
         if best is None or key > best[0]:
-            best = (key, blob, len(tried) - 1, len(rep), clip)
-    _, blob, chosen, n_rep_used, clip_used = best
-    if len(settings) > 1:
+            best = (key, blob, path, len(rep), clip)
+    _, blob, tmp_model, n_rep_used, clip_used = best
+    if search:
         log(f"kept: {n_rep_used} calibration images, clip {clip_used or 'none'}")
 
     try:
-        tmp_model = os.path.join(tmpdir, "model.tflite")
-        with open(tmp_model, "wb") as fh:
-            fh.write(blob)
         # ---- parity gate on every set's test split (Keras logits vs int8 logits, calibrated labels)
         log("parity gate: Keras vs int8 on every set's test split")
         test = load_splits(manifest, manifest_path, "test", spec, limit=limit_test, **kw)

@@ -120,7 +120,8 @@ def test_parity_gate_rejects_a_misscaled_export(smoke):
     out = str(smoke["work"] / "broken" / "model.tflite")
     with pytest.raises(ParityError) as err:
         export(smoke["keras"], smoke["manifest"], smoke["manifest_path"], out,
-               cache_dir=str(smoke["work"] / "cache"), n_representative=400, rep_scale=0.02, **SMOKE)
+               cache_dir=str(smoke["work"] / "cache"), n_representative=400, rep_scale=0.02,
+               calibration_search=False, **SMOKE)
     assert "rejected" in str(err.value)
     assert not os.path.exists(out) and not os.path.exists(os.path.join(os.path.dirname(out), "model.json"))
 

@@ -454,14 +454,14 @@ def file_face_pixels(path: str, spec, detector: "FaceDetector") -> tuple[np.ndar
     """A training/evaluation file → (uint8 pixels, valid) through the serving code: decoded as
     the face path decodes uploads, its largest face cut by ``face_input``; with no face, the
     whole image exactly as ``load_file_pixels`` (the serving path's no-face answer)."""
-    from .preprocess import decode_image, load_file_pixels
+    from .preprocess import decode_image, prepare_pixels
 
     with open(path, "rb") as fh:
         data = fh.read()
     upright = upright_rgb(decode_image(data, face_decode_spec(spec)))
     found = detector.detect(upright)
-    if not found:
-        return load_file_pixels(path, spec), (0, 0, spec.width, spec.height)
+    if not found:  # = load_file_pixels, without reading the file again
+        return prepare_pixels(decode_image(data, spec), spec), (0, 0, spec.width, spec.height)
     pixels, valid, _ = face_input(upright, found[largest_face(found)], spec)
     return pixels, valid
 
@@ -538,9 +538,7 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
     """
     import time
 
-    from .preprocess import decode_image, preprocess
-
-    from .preprocess import scale_pixels
+    from .preprocess import decode_image, preprocess, scale_pixels
 
     model = service.model
     t0 = time.perf_counter()
@@ -577,7 +575,7 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
             "score": round(face.score, 4),
             "fake_probability": p,
             "label": model.label(p),
-            # a face square may reach outside the image (filled with its edge pixels): not cut
+            # a face square may reach outside the image (filled as the card's pad says): not cut
             "crop": [int(round(v * factor)) for v in box] if canonical else _round_box(box, factor, original_size),
         })
         inputs.append(x)
