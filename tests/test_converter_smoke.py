@@ -54,9 +54,15 @@ def smoke(tmp_path_factory):
     # One epoch on a few dozen images, warm-started from the shipped Keras model: a model trained from
     # scratch for a few steps has almost no spread in its logits, so the int8 gate could not tell a good
     # export from a broken one; the warm start keeps the smoke run minutes long and the gate meaningful.
+    # Deterministic (op determinism, and no random fill, whose draws follow tf.data's thread order): a
+    # fine-tune that differs run to run moved generated-faces' int8 label agreement between 97.9 % and
+    # 99.2 % across runs, so the gate's verdict on the smoke model was a coin flip.
+    from converter.augment import AugmentConfig
+
     info = train(manifest, manifest_path, keras_path, spec=shipped_spec(), epochs=1, per_group=12, batch=16, lr=1e-4,
                  cache_dir=str(work / "cache"), limit_train=SMOKE["limit_train"],
-                 limit_valid=SMOKE["limit_valid"], seed=1234, init_from=SHIPPED_KERAS)
+                 limit_valid=SMOKE["limit_valid"], seed=1234, init_from=SHIPPED_KERAS,
+                 augment_cfg=AugmentConfig(p_fill=0.0), deterministic=True)
     return {"work": work, "manifest": manifest, "manifest_path": manifest_path, "keras": keras_path, "info": info}
 
 
