@@ -79,16 +79,22 @@ class Composite:
 
 def compose(faces: list[tuple[str, int]], size: tuple[int, int], rng: np.random.Generator,
             scale_range: tuple[float, float] = (0.8, 2.0), max_side: float | None = None,
-            side_range: tuple[float, float] | None = None) -> Composite:
+            side_range: tuple[float, float] | None = None, seamless: bool = False) -> Composite:
     """Paste each (path, label) face image, scaled by a random factor in ``scale_range`` (of its
     own size, capped to ``max_side`` px) or to a random width in ``side_range`` px, at a random
-    free place on a ``size`` background."""
+    free place on a ``size`` background. ``seamless``: each file's border is first extended by
+    reflection (half its width and height on each side), so no paste seam lies near the face;
+    the sizes then apply to the extended image."""
     width, height = size
     img = background(width, height, rng)
     placed: list[tuple[int, int, int, int]] = []
     out = Composite(img)
     for path, label in faces:
         face = Image.open(path).convert("RGB")
+        if seamless:
+            arr = np.asarray(face)
+            ph, pw = arr.shape[0] // 2, arr.shape[1] // 2
+            face = Image.fromarray(np.pad(arr, ((ph, ph), (pw, pw), (0, 0)), mode="reflect"))
         if side_range:
             side = float(rng.uniform(*side_range))
         else:
