@@ -51,7 +51,7 @@ test: venv sam-venv bench-venv checkov-venv run-venv face-models
 # MODEL-TARGETS
 # The shipped model: `make model` retrains it from $(DATA) with the committed split manifest
 # (models/splits.json), fixed seeds, then calibrates, exports (int8, parity-gated) and evaluates.
-MODEL_ARGS ?= --variant meso4 --epochs 12 --per-group 500 --patience 5 --face-crop 1.2,0 --face-pad mean --version 2.0.0
+MODEL_ARGS ?= --variant meso4 --epochs 12 --per-group 500 --patience 5 --face-crop 0.85,0 --face-pad mean --version 2.1.0
 model: venv
 	nice -n 5 $(VPY) -m converter all --data $(DATA) $(MODEL_ARGS)
 # The shipped .tflite through the serving code on the test split; rewrites the card's test metrics

@@ -74,7 +74,7 @@ def cmd_train(args):
     if args.face_crop and args.face_crop != "none":
         crop = tuple(float(v) for v in args.face_crop.split(","))
         if len(crop) != 2:
-            raise SystemExit("--face-crop takes SCALE,SHIFT_Y (e.g. 1.2,0) or none")
+            raise SystemExit("--face-crop takes SCALE,SHIFT_Y (e.g. 0.85,0) or none")
         spec = InputSpec(face_crop=crop, face_pad=args.face_pad)
     info = train(manifest, args.manifest, args.keras, spec=spec, variant=args.variant, epochs=args.epochs,
                  per_group=args.per_group, batch=args.batch, lr=args.lr, patience=args.patience, seed=args.seed,
@@ -138,7 +138,7 @@ def main(argv=None):
         sp.add_argument("--new-split", action="store_true")
         sp.add_argument("--self-blend", type=float, default=0.0,
                         help="probability that a real training image becomes a self-blended fake")
-        sp.add_argument("--face-crop", default="1.2,0", metavar="SCALE,SHIFT_Y",
+        sp.add_argument("--face-crop", default="0.85,0", metavar="SCALE,SHIFT_Y",
                         help="train on each image's largest face cut as a square of SCALE x the face box "
                              "(detector.faces.face_input; the card's input.face_crop); none: whole images")
         sp.add_argument("--face-pad", default="mean", choices=["mean", "edge"],

@@ -232,7 +232,7 @@ def test_shipped_card_matches_tflite_and_contract():
     with open(os.path.join(REPO, "models", "model.training.json"), encoding="utf-8") as fh:
         trained_on = InputSpec.from_card(json.load(fh))
     assert InputSpec.from_card(card) == trained_on and card["input"]["scale"] == 1.0 / 255.0
-    assert trained_on.face_crop == (1.2, 0.0) and trained_on.face_pad == "mean"  # model 2.0.0: face squares
+    assert trained_on.face_crop == (0.85, 0.0) and trained_on.face_pad == "mean"  # model 2.1.0: face squares inside the face box
     assert card["output"]["tensor"] == "logit"
     assert card["temperature"] > 0 and 0 < card["threshold"] < 1
     assert card["parity"]["passed"] is True

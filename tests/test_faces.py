@@ -24,15 +24,19 @@ from detector.preprocess import InputSpec, decode_image, preprocess, prepare_pix
 from detector.service import Detector
 
 # |P(fake) of a face in a composite - P(fake) of the same face file uploaded alone|: the pasted copy
-# is resampled and re-encoded as JPEG, found again (refined box) and cut into its face square, with
-# background where the file alone has the mean-colour fill. Regression floors, NOT the issue's target
-# (every face within a small tolerance), which is not met: with model 2.0.0 on this test's 68 faces
-# the median gap is 0.028, 91 % are within 0.15 and 96 % keep their label (max 0.41, generated-faces:
-# UTKFace reals fill their frame, so their squares are mostly fill); model 1.0.0 gave 0.133 / 57 % / 68 %.
+# is resampled and re-encoded as JPEG, found again (refined box) and cut into its face square. The
+# issue's target is every face within a small tolerance. Model 2.1.0 judges a square inside the face
+# box (0.85 x), so the surroundings are not in the input: on this test's 68 faces the median gap is
+# 0.011, 97 % are within 0.15 and the largest is 0.166 (a generated face pasted at 4.8x its size);
+# over seeds 11-13 (187 faces, scripts/faces_in_photos.py) 0.012 / 99 % / 0.166. What is left is
+# the resampling and re-encoding. Labels still flip for faces near the threshold (96 % keep theirs
+# here); with every gap under COMPOSITE_MAX_GAP a flip can only happen that close to it. Model
+# 2.0.0 (1.2 x squares, which reached past tightly cut files: fill alone, background in a photo):
+# median 0.028, max 0.41; model 1.0.0: 0.133, 0.86.
+COMPOSITE_MAX_GAP = 0.2  # every face
 COMPOSITE_TOLERANCE = 0.15
-COMPOSITE_MAX_MEDIAN_GAP = 0.05
-COMPOSITE_MIN_WITHIN = 0.85
-COMPOSITE_MIN_LABEL_AGREEMENT = 0.90
+COMPOSITE_MAX_MEDIAN_GAP = 0.02
+COMPOSITE_MIN_WITHIN = 0.95
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +78,14 @@ def whole_crop_service(model_path, tmp_path, face_detector):
     return Detector(card_variant(model_path, tmp_path, None), max_bytes=20_000_000, faces=face_detector)
 
 
-@pytest.fixture
-def squares_service(model_path, tmp_path, face_detector):
-    """A card with ``input.face_crop``: every face is cut as its canonical square."""
-    return Detector(card_variant(model_path, tmp_path, (1.2, 0.0)), max_bytes=20_000_000, faces=face_detector)
+@pytest.fixture(params=["shipped", "wide"])
+def squares_service(request, model_path, tmp_path, face_detector):
+    """A card with ``input.face_crop``: every face is cut as its canonical square. "shipped": the
+    shipped card's own rule (model 2.1.0: 0.85 x the box, almost always inside the file); "wide":
+    1.2 x the box (model 2.0.0), whose squares reach past tightly cut files and get the fill."""
+    own = Model.load(str(model_path)).spec.face_crop
+    crop = (1.2, 0.0) if request.param == "wide" else own or (0.85, 0.0)
+    return Detector(card_variant(model_path, tmp_path, crop), max_bytes=20_000_000, faces=face_detector)
 
 
 def api_probability(service, path: str) -> float:
@@ -290,7 +298,8 @@ def test_squares_card_judges_an_aligned_face_crop_like_training_and_evaluation(s
         assert x1 - x0 == y1 - y0  # a square, not cut to the image
         reaching_out += x0 < 0 or y0 < 0 or x1 > W or y1 > H
         assert (valid != (0, 0, 256, 256)) == (x0 < 0 or y0 < 0 or x1 > W or y1 > H)
-    assert reaching_out  # UTKFace reals fill their frame: their squares reach outside (edge-filled)
+    if model.spec.face_crop[0] >= 1.2:  # UTKFace reals fill their frame: wide squares reach outside (filled)
+        assert reaching_out
 
 
 def test_a_face_gets_the_same_box_alone_and_pasted_into_a_photo(face_detector):
@@ -322,7 +331,8 @@ def test_a_face_gets_the_same_box_alone_and_pasted_into_a_photo(face_detector):
 def test_composites_every_face_found_and_judged_like_its_plain_crop(service, model):
     """Every pasted face is found; each face's P(fake) is the model's answer on the crop the API
     reports; the image's verdict is the most-fake face. Against the same face file uploaded alone
-    (the API's answer) most verdicts agree, not all (see the floors above); printed for the record."""
+    (the API's answer) every face's P(fake) is within COMPOSITE_MAX_GAP, so a face can change label
+    only when both its probabilities lie that close to the threshold (printed for the record)."""
     deltas: dict[str, list[float]] = {}
     agree = []
     for comp in fs.composites(20, seed=11, detector=service.faces):
@@ -360,7 +370,7 @@ def test_composites_every_face_found_and_judged_like_its_plain_crop(service, mod
           + ", ".join(f"{k} {np.median(v):.3f}/{np.max(v):.2f} (n={len(v)})" for k, v in sorted(deltas.items())))
     assert np.median(every) <= COMPOSITE_MAX_MEDIAN_GAP, "median |P(fake) - alone| over the floor"
     assert within >= COMPOSITE_MIN_WITHIN
-    assert np.mean(agree) >= COMPOSITE_MIN_LABEL_AGREEMENT
+    assert every.max() <= COMPOSITE_MAX_GAP, f"a face's P(fake) in the photo is {every.max():.3f} from its file's"
 
 
 # --------------------------------------------------------------------------- explain

@@ -4,6 +4,7 @@ images judged whole, GET /model states the rule, a missing FACE_MODEL_DIR is a 5
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 
@@ -57,11 +58,12 @@ def _post_raw(app, data: bytes, query: dict | None = None):
     return call(app, event)
 
 
-def test_answer_lists_faces_and_the_verdict_is_the_most_fake(face_app, group_photo):
+def test_answer_lists_faces_and_the_verdict_is_the_most_fake(face_app, group_photo, model_path):
     status, body, headers = post_json(face_app, {"image": b64(group_photo.jpeg())})
     assert status == 200, body
     CONTRACT.check("POST", "/predict", status, body, headers)  # docs/openapi.yaml documents faces
     faces = body["faces"]
+    crop_rule = json.loads(open(os.path.splitext(str(model_path))[0] + ".json", encoding="utf-8").read())["input"].get("face_crop")
     assert len(faces) == 3 and None not in fs.match([f["box"] for f in faces], group_photo.pasted)
     for f in faces:
         x0, y0, x1, y1 = f["box"]
@@ -69,7 +71,13 @@ def test_answer_lists_faces_and_the_verdict_is_the_most_fake(face_app, group_pho
         assert 0.5 <= f["score"] <= 1 and 0 <= f["fake_probability"] <= 1
         assert f["label"] == ("FAKE" if f["fake_probability"] >= body["threshold"] else "REAL")
         cx0, cy0, cx1, cy1 = f["crop"]
-        assert cx0 <= x0 and cy0 <= y0 and cx1 >= x1 - 1 and cy1 >= y1 - 1  # the crop holds the face
+        if crop_rule:  # the card's face square: scale x the box's larger side, centred on the box
+            scale, shift_y = crop_rule["scale"], crop_rule["shift_y"]
+            assert cx1 - cx0 == cy1 - cy0 == pytest.approx(scale * max(x1 - x0, y1 - y0), abs=2)
+            assert (cx0 + cx1) / 2 == pytest.approx((x0 + x1) / 2, abs=1.5)
+            assert (cy0 + cy1) / 2 == pytest.approx((y0 + y1) / 2 + shift_y * (y1 - y0), abs=1.5)
+        else:  # model 1.0.0's crop rule: the crop holds the face
+            assert cx0 <= x0 and cy0 <= y0 and cx1 >= x1 - 1 and cy1 >= y1 - 1
     worst = max(range(3), key=lambda i: faces[i]["fake_probability"])
     assert body["fake_probability"] == faces[worst]["fake_probability"]
     assert body["label"] == faces[worst]["label"]
