@@ -1,5 +1,6 @@
-"""Smoke run of the whole converter on a few dozen shared images: train 1 epoch -> calibrate ->
-export (int8) -> parity gate -> card -> evaluate through the serving code; and the gate must reject a
+"""Smoke run of the whole converter: train 1 epoch on a few dozen shared images; calibrate -> export
+(int8) -> parity gate -> card -> evaluate through the serving code, on the shipped weights and the
+committed split manifest (what `make model` does after training); and the gate must reject a
 deliberately mis-scaled quantization."""
 from __future__ import annotations
 
@@ -15,12 +16,11 @@ from detector.preprocess import InputSpec
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FACES = os.path.join(os.path.dirname(REPO), "shared", "data", "faces")
-# The two sets the model separates: ffhq-stylegan and lfw-faceswap are near chance, their calibrated
-# probabilities crowd the threshold, and on a 1-epoch fine-tune (not deterministic: float reduction
-# order, the fill's draws) their int8 labels or AUC swing across the gate from run to run (a CI run:
-# ffhq-stylegan AUC diff 0.0086 on 240 images). The shipped export is gated on all four sets.
+# The 1-epoch fine-tune trains on the two sets the model separates best.
 SETS = ("mesonet-df", "generated-faces")
 SHIPPED_KERAS = os.path.join(REPO, "models", "model.keras")
+SHIPPED_MANIFEST = os.path.join(REPO, "models", "splits.json")
+SHIPPED_CARD = os.path.join(REPO, "layers", "model", "model.json")
 
 
 def shipped_spec() -> InputSpec:
@@ -35,8 +35,7 @@ pytestmark = [
                        reason="../shared/data/faces not here"),
 ]
 
-# Few images are trained on; calibration and the parity gate use the whole validation and test splits:
-# an AUC on 60 images moves by ~0.005 when two or three pairs swap order.
+# Few images are trained on.
 SMOKE = dict(limit_train=100, limit_valid=None, limit_test=None)
 
 
@@ -52,17 +51,11 @@ def smoke(tmp_path_factory):
     manifest = D.load_manifest(manifest_path)
     keras_path = str(work / "model.keras")
     # One epoch on a few dozen images, warm-started from the shipped Keras model: a model trained from
-    # scratch for a few steps has almost no spread in its logits, so the int8 gate could not tell a good
-    # export from a broken one; the warm start keeps the smoke run minutes long and the gate meaningful.
-    # Deterministic (op determinism, and no random fill, whose draws follow tf.data's thread order): a
-    # fine-tune that differs run to run moved generated-faces' int8 label agreement between 97.9 % and
-    # 99.2 % across runs, so the gate's verdict on the smoke model was a coin flip.
-    from converter.augment import AugmentConfig
-
+    # scratch for a few steps has almost no spread in its logits, so the gate's rejection of a
+    # mis-scaled export below would prove little.
     info = train(manifest, manifest_path, keras_path, spec=shipped_spec(), epochs=1, per_group=12, batch=16, lr=1e-4,
                  cache_dir=str(work / "cache"), limit_train=SMOKE["limit_train"],
-                 limit_valid=SMOKE["limit_valid"], seed=1234, init_from=SHIPPED_KERAS,
-                 augment_cfg=AugmentConfig(p_fill=0.0), deterministic=True)
+                 limit_valid=SMOKE["limit_valid"], seed=1234, init_from=SHIPPED_KERAS)
     return {"work": work, "manifest": manifest, "manifest_path": manifest_path, "keras": keras_path, "info": info}
 
 
@@ -74,44 +67,60 @@ def test_smoke_train_logs_per_set_validation(smoke):
     assert info["train_images"] == {s: SMOKE["limit_train"] for s in SETS}
 
 
-def test_smoke_export_card_and_serving_evaluate(smoke):
+def test_export_of_the_shipped_weights_passes_its_gate_card_and_serving_evaluate(tmp_path):
+    """The export step of `make model` on the shipped Keras weights and the committed manifest, every
+    set's whole validation and test split, from an empty cache: calibration search, the parity gate
+    (which must pass, as it did for the shipped file), the card, then evaluate through the serving code.
+    (Exporting the smoke's 1-epoch fine-tune instead made the gate's verdict a coin flip: on the weak
+    sets' near-threshold images the int8 labels of a slightly different model agree 97.4-99.2 %
+    around the 98 % bar, depending on the fine-tune and on which sets fix the threshold.)"""
+    pytest.importorskip("tensorflow")
     from converter.evaluate import evaluate
     from converter.export import export
 
-    out = str(smoke["work"] / "good" / "model.tflite")
-    card = export(smoke["keras"], smoke["manifest"], smoke["manifest_path"], out,
-                  cache_dir=str(smoke["work"] / "cache"), n_representative=400, version="0.0.0-smoke", **SMOKE)
+    manifest = D.load_manifest(SHIPPED_MANIFEST)
+    out = str(tmp_path / "model.tflite")
+    card = export(SHIPPED_KERAS, manifest, SHIPPED_MANIFEST, out, data_dirs=[FACES], cache_dir=str(tmp_path / "cache"),
+                  version="0.0.0-smoke")
     with open(os.path.join(os.path.dirname(out), "model.json"), encoding="utf-8") as fh:
         on_disk = json.load(fh)
+    with open(SHIPPED_CARD, encoding="utf-8") as fh:
+        shipped = json.load(fh)
     assert on_disk["sha256"] == sha256_file(out) == card["sha256"]
     for key in ("name", "version", "date", "file", "architecture", "input", "output", "temperature", "threshold",
                 "threshold_rule", "metrics", "quantization", "parity", "training_data", "licence", "limitations"):
         assert key in on_disk, key
     assert on_disk["version"] == "0.0.0-smoke"
-    assert on_disk["input"] == shipped_spec().to_card()  # exact, not rounded: serving scales by it
+    assert on_disk["input"] == shipped_spec().to_card() == shipped["input"]  # exact: serving scales by it
     assert on_disk["output"]["tensor"] == "logit"
-    assert on_disk["temperature"] > 0 and 0.0 < on_disk["threshold"] < 1.0
-    assert set(on_disk["metrics"]["validation"]) == set(SETS)
+    assert on_disk["temperature"] == pytest.approx(shipped["temperature"], abs=1e-4)
+    assert on_disk["threshold"] == pytest.approx(shipped["threshold"], abs=1e-4)
+    sets = set(manifest["sets"])
+    assert set(on_disk["metrics"]["validation"]) == sets == set(shipped["parity"]["sets"])
     assert on_disk["parity"]["passed"] is True
-    for s in SETS:
+    for s in sets:
         p = on_disk["parity"]["sets"][s]
-        assert p["n"] == len(smoke["manifest"]["sets"][s]["test"])
+        assert p["n"] == len(manifest["sets"][s]["test"])
         assert p["auc_diff"] <= 0.005 and p["label_agreement"] >= 0.98
+        # the shipped file's gate figures, reproduced (bit for bit here: same sha256 on this machine)
+        assert p["auc_int8"] == pytest.approx(shipped["parity"]["sets"][s]["auc_int8"], abs=0.003)
+    print("export reproduces the shipped file bit for bit:", on_disk["sha256"] == shipped["sha256"])
     q = on_disk["quantization"]
     assert q["int8_input_quantization"]["scale"] == pytest.approx(1 / 255, rel=0.02)
     assert q["int8_input_quantization"]["zero_point"] == -128
     assert "FULLY_CONNECTED" in q["ops"] and "CONV_2D" in q["ops"]
+    assert len(q["calibration_candidates"]) == 6
     assert os.path.getsize(out) <= 60 * 1024
     assert any(d["set"] == "generated-faces" for d in on_disk["training_data"])
 
     # evaluate: the .tflite through the serving code, metrics land in the card, plots in the report
-    report = smoke["work"] / "report"
-    res = evaluate(out, smoke["manifest"], smoke["manifest_path"], report_dir=str(report), limit=20)
+    report = tmp_path / "report"
+    res = evaluate(out, manifest, SHIPPED_MANIFEST, data_dirs=[FACES], report_dir=str(report), limit=20)
     with open(os.path.join(os.path.dirname(out), "model.json"), encoding="utf-8") as fh:
         after = json.load(fh)
     assert after["sha256"] == sha256_file(out)
     Model.load(out)
-    for s in SETS:
+    for s in sets:
         t = after["metrics"]["test"][s]
         assert t["n"] == 20 and 0.0 <= t["auc"] <= 1.0 and 0.0 <= t["ece"] <= 1.0
         assert res[s]["auc"] == pytest.approx(t["auc"], abs=1e-9)
