@@ -14,6 +14,7 @@ import http.server
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -391,6 +392,18 @@ def _invoke(build: Path, event: Path) -> tuple[dict, str]:
     return json.loads(lines[-1]), proc.stderr
 
 
+# When sam local stops the container after the answer, the runtime interface client may still be
+# waiting for the next event and print this (seen once in ~40 CI invokes); it is the emulator's
+# shutdown, after our handler returned, not a traceback of ours.
+RUNTIME_TEARDOWN = re.compile(
+    r"Traceback \(most recent call last\):\n(?:[ \t]+.*\n)*?[ \t]+File \"/var/runtime/awslambdaric/"
+    r"lambda_runtime_client\.py\", line \d+, in wait_next_invocation\n(?:[ \t]+.*\n)*?RuntimeError: Failed to get next\)?")
+
+
+def without_runtime_teardown(log: str) -> str:
+    return RUNTIME_TEARDOWN.sub("<runtime client stopped with the container>", log)
+
+
 # What each committed event must answer (a new event needs an entry here).
 EVENT_EXPECTATIONS = {
     "get-model.json": (200, "card"),
@@ -427,7 +440,7 @@ def test_sam_local_invoke_answers_as_the_api_defines(event, sam_build, lambda_im
         assert body["name"] and body["version"] and body["input"]["size"]
     else:
         assert body["error"]["code"] == kind
-        assert "Traceback" not in answer["body"] and "Traceback" not in log
+        assert "Traceback" not in answer["body"] and "Traceback" not in without_runtime_teardown(log)
     # The container (Debian python3.11 + both built layers, under SAM's emulator) answers exactly
     # what the same handler answers in-process with the same model: same status, headers and body.
     expected = in_process_app.lambda_handler(json.loads(event.read_text()), None)
