@@ -30,6 +30,14 @@ def model_path() -> _ApiPath:
         _api_pytest.fail(str(exc))
 
 
+@_api_pytest.fixture
+def model_card(model_path) -> dict:
+    """The card beside the served .tflite (read per test: callers may edit their copy)."""
+    import json
+
+    return json.loads(model_path.with_suffix(".json").read_text(encoding="utf-8"))
+
+
 @_api_pytest.fixture(scope="session")
 def shared_faces() -> _ApiPath:
     if not SHARED_FACES.is_dir():

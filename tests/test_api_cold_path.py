@@ -45,7 +45,7 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def test_cold_start_imports_only_what_a_face_crop_request_needs(model_path, shared_faces, tmp_path):
+def test_cold_start_imports_only_what_a_face_crop_request_needs(model_path, model_card, shared_faces, tmp_path):
     crop = shared_faces / "ffhq-stylegan" / "real" / "00600.jpg"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUDIT_", "MODEL_S3"))}
     env.update(MODEL_PATH=str(model_path), OPENBLAS_NUM_THREADS="1", LOG_LEVEL="ERROR",
@@ -61,9 +61,8 @@ def test_cold_start_imports_only_what_a_face_crop_request_needs(model_path, shar
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["status"] == 200 and got["faces_loaded"]
-    card = json.loads(open(os.path.splitext(str(model_path))[0] + ".json", encoding="utf-8").read())
     # a face-square model cuts the crop's face like any face; an older card judges a face crop whole
-    assert got["rule"]["rule"] == ("most_fake_face" if card["input"].get("face_crop") else "face_crop_whole")
+    assert got["rule"]["rule"] == ("most_fake_face" if model_card["input"].get("face_crop") else "face_crop_whole")
     for stage in ("after_import", "after_request"):
         loaded = {m: why for m, why in NOT_AT_COLD_START.items() if m in got[stage]}
         assert not loaded, f"{stage}: {loaded}"

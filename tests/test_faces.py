@@ -62,10 +62,10 @@ def plain_probability(model: Model, data: bytes) -> float:
     return float(model.probability(preprocess(decode_image(data, model.spec), model.spec)))
 
 
-def card_variant(model_path, tmp_path, face_crop) -> Model:
-    """The test model with its card's ``input.face_crop`` set (a (scale, shift_y) pair) or removed
-    (None): both face paths are tested whichever kind of model ships. Same .tflite, same sha256."""
-    card = json.loads(open(os.path.splitext(str(model_path))[0] + ".json", encoding="utf-8").read())
+def card_variant(model_path, card, tmp_path, face_crop) -> Model:
+    """The test model with its card (``card``, edited here) with ``input.face_crop`` set (a (scale,
+    shift_y) pair) or removed (None): both face paths are tested whichever kind of model ships.
+    Same .tflite, same sha256."""
     card["input"] = InputSpec.from_card(card)._replace(face_crop=face_crop).to_card()
     path = tmp_path / f"card-{'squares' if face_crop else 'whole'}.json"
     path.write_text(json.dumps(card))
@@ -73,19 +73,19 @@ def card_variant(model_path, tmp_path, face_crop) -> Model:
 
 
 @pytest.fixture
-def whole_crop_service(model_path, tmp_path, face_detector):
+def whole_crop_service(model_path, model_card, tmp_path, face_detector):
     """A card without ``input.face_crop`` (model v1.0.0): an image that already is a face crop is judged whole."""
-    return Detector(card_variant(model_path, tmp_path, None), max_bytes=20_000_000, faces=face_detector)
+    return Detector(card_variant(model_path, model_card, tmp_path, None), max_bytes=20_000_000, faces=face_detector)
 
 
 @pytest.fixture(params=["shipped", "wide"])
-def squares_service(request, model_path, tmp_path, face_detector):
+def squares_service(request, model_path, model_card, tmp_path, face_detector):
     """A card with ``input.face_crop``: every face is cut as its canonical square. "shipped": the
     shipped card's own rule (model 2.1.0: 0.85 x the box, almost always inside the file); "wide":
     1.2 x the box (model 2.0.0), whose squares reach past tightly cut files and get the fill."""
-    own = Model.load(str(model_path)).spec.face_crop
+    own = InputSpec.from_card(model_card).face_crop
     crop = (1.2, 0.0) if request.param == "wide" else own or (0.85, 0.0)
-    return Detector(card_variant(model_path, tmp_path, crop), max_bytes=20_000_000, faces=face_detector)
+    return Detector(card_variant(model_path, model_card, tmp_path, crop), max_bytes=20_000_000, faces=face_detector)
 
 
 def api_probability(service, path: str) -> float:
@@ -347,7 +347,7 @@ def test_composites_every_face_found_and_judged_like_its_plain_crop(service, mod
         for p, i in zip(comp.pasted, matched):
             face = answer["faces"][i]
             if min(W, H) < 2 * F.FACE_DECODE_SIDE:  # decoded at full size: the crop is exact
-                if model.spec.face_crop:  # the face's square, edge-filled where it reaches outside
+                if model.spec.face_crop:  # the face's square, filled (card's pad) where it reaches outside
                     x = scale_pixels(prepare_pixels(F.cut_square(upright, face["crop"], model.spec.face_pad)[0], model.spec),
                                      model.spec)
                 else:

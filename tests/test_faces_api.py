@@ -4,7 +4,6 @@ images judged whole, GET /model states the rule, a missing FACE_MODEL_DIR is a 5
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
 
@@ -58,12 +57,12 @@ def _post_raw(app, data: bytes, query: dict | None = None):
     return call(app, event)
 
 
-def test_answer_lists_faces_and_the_verdict_is_the_most_fake(face_app, group_photo, model_path):
+def test_answer_lists_faces_and_the_verdict_is_the_most_fake(face_app, group_photo, model_card):
     status, body, headers = post_json(face_app, {"image": b64(group_photo.jpeg())})
     assert status == 200, body
     CONTRACT.check("POST", "/predict", status, body, headers)  # docs/openapi.yaml documents faces
     faces = body["faces"]
-    crop_rule = json.loads(open(os.path.splitext(str(model_path))[0] + ".json", encoding="utf-8").read())["input"].get("face_crop")
+    crop_rule = model_card["input"].get("face_crop")
     assert len(faces) == 3 and None not in fs.match([f["box"] for f in faces], group_photo.pasted)
     for f in faces:
         x0, y0, x1, y1 = f["box"]

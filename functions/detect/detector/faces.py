@@ -21,8 +21,8 @@ pay for it.
 
 Face squares (a model card whose ``input.face_crop`` is set, model 2.x): every face, in a group
 photo or in a face crop uploaded alone, is cut as the same square (``face_square``: scale x the
-box's larger side around the box centre), the part outside the image filled with its edge pixels
-(``cut_square``), and resized (``face_input``). The model was trained on exactly these squares of
+box's larger side around the box centre), the part outside the image filled as the card's
+``pad`` says (``cut_square``: edge pixels or the mean colour), and resized (``face_input``). The model was trained on exactly these squares of
 its training images' largest face (``file_face_pixels``), with the outside part randomised, so a
 face is judged the same wherever it is and however the photo frames it.
 
