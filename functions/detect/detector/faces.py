@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image
 
 from .errors import ModelUnavailable
+from .verdict import decide, image_verdict
 
 SHORT_RANGE = "face_detection_short_range.tflite"
 FULL_RANGE = "face_detection_full_range.tflite"
@@ -403,8 +404,8 @@ def face_square(face: "Face | tuple", scale: float, shift_y: float) -> tuple[flo
 
 def cut_square(img: Image.Image, square, pad: str = "edge") -> tuple[Image.Image, tuple[int, int, int, int]]:
     """``square`` (x0, y0, x1, y1, may reach outside) cut from an RGB image; the parts outside
-    the image repeat its edge pixels (``pad="edge"``) or take the mean colour of the part inside
-    (``"mean"``). Returns (crop, valid): ``valid`` is the image's part in crop pixels (training
+    the image repeat its edge pixels (``pad="edge"``), mirror the image about its edge
+    (``"reflect"``) or take the mean colour of the part inside (``"mean"``). Returns (crop, valid): ``valid`` is the image's part in crop pixels (training
     randomises what lies outside it, so the model does not learn the fill)."""
     x0, y0 = int(round(square[0])), int(round(square[1]))
     side = max(1, int(round(square[2] - square[0])))
@@ -426,6 +427,14 @@ def cut_square(img: Image.Image, square, pad: str = "edge") -> tuple[Image.Image
         out[:] = mean
         out[widths[0][0]:side - widths[0][1], widths[1][0]:side - widths[1][1]] = arr
         return Image.fromarray(out), valid
+    if pad == "reflect" and arr.shape[0] > 1 and arr.shape[1] > 1:
+        # mirrored about the image's edge pixels (no seam); repeated while the square reaches
+        # farther than the image is wide (np.pad "symmetric" would repeat the edge pixel)
+        while any(a > 0 for w in widths for a in w):
+            step = tuple(tuple(min(a, n - 1) for a in w) for w, n in zip(widths, arr.shape[:2]))
+            arr = np.pad(arr, (*step, (0, 0)), mode="reflect")
+            widths = tuple(tuple(a - b for a, b in zip(w, st)) for w, st in zip(widths, step))
+        return Image.fromarray(arr), valid
     return Image.fromarray(np.pad(arr, (*widths, (0, 0)), mode="edge")), valid
 
 
@@ -559,7 +568,7 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
         if img.format == "JPEG" and min(source) >= 2 * max(model.spec.size):
             plain = decode_image(data, model.spec, max_pixels=service.max_pixels, min_side=service.min_side)
         whole = preprocess(plain, model.spec)
-    faces, inputs = [], []
+    faces, inputs, sides = [], [], []
     for k, face in enumerate(found):
         if canonical:
             pixels, _, box = face_input(upright, face, model.spec)
@@ -570,18 +579,29 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
             box = crop_box(face, (W, H))
             x = preprocess(_crop(upright, box), model.spec)
         p = round(float(model.probability(x)), 6)
+        shown = _round_box(face.box, factor, original_size)
+        side = max(shown[2] - shown[0], shown[3] - shown[1])
+        verdict, reason = decide(p, model.policy, face_side=side)
         faces.append({
-            "box": _round_box(face.box, factor, original_size),
+            "box": shown,
             "score": round(face.score, 4),
             "fake_probability": p,
             "label": model.label(p),
+            "verdict": verdict,
+            "verdict_reason": reason,
             # a face square may reach outside the image (filled as the card's pad says): not cut
             "crop": [int(round(v * factor)) for v in box] if canonical else _round_box(box, factor, original_size),
         })
+        sides.append(side)
         inputs.append(x)
     if faces:
-        worst = max(range(len(faces)), key=lambda i: faces[i]["fake_probability"])
+        worst = image_verdict([{"fake_probability": f["fake_probability"], "side": s} for f, s in zip(faces, sides)],
+                              model.policy)
         x, p = inputs[worst], faces[worst]["fake_probability"]
+        verdict, reason = faces[worst]["verdict"], faces[worst]["verdict_reason"]
+        small = sum(s < model.policy.min_face_side for s in sides)
+        if small and sides[worst] >= model.policy.min_face_side:
+            reason += f" {small} smaller face{'s were' if small > 1 else ' was'} too small to judge."
         if worst == main:
             source = {"rule": "face_crop_whole", "face": worst,
                       "note": "The image is already a crop of this face, like the training images; it is judged whole."}
@@ -592,10 +612,12 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
     else:
         x = whole
         p = round(float(model.probability(x)), 6)
+        verdict, reason = decide(p, model.policy, no_face=True)
         source = {"rule": "whole_image", "face": None,
                   "note": "No face was found; the whole image was judged."}
     t2 = time.perf_counter()
     return {"input": x, "fake_probability": p, "faces": faces, "verdict_source": source,
+            "verdict": verdict, "verdict_reason": reason,
             "seconds": {"faces": t1 - t0, "inference": t2 - t1}}
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import ModelUnavailable
 from .preprocess import InputSpec
+from .verdict import Policy
 
 PUBLIC_CARD_FIELDS = (
     "name",
@@ -31,6 +32,7 @@ PUBLIC_CARD_FIELDS = (
     "temperature",
     "threshold",
     "threshold_rule",
+    "verdict_policy",
     "metrics",
     "quantization",
     "training_data",
@@ -73,6 +75,7 @@ class Model:
         self.path = path
         self.card = card
         self.spec = InputSpec.from_card(self.card)
+        self.policy = Policy.from_card(self.card)
         try:
             interpreter = _interpreter_class()(model_path=self.path, num_threads=1)
             interpreter.allocate_tensors()

@@ -51,7 +51,8 @@ class InputSpec(NamedTuple):
     # (scale, shift_y) when the model judges canonical face squares (detector/faces.py
     # ``face_input``): training, evaluation and serving then cut every face the same way.
     face_crop: tuple[float, float] | None = None
-    face_pad: str = "edge"  # what fills a face square outside its image: "edge" pixels or the "mean" colour
+    face_pad: str = "edge"  # what fills a face square outside its image: "edge" pixels, the image
+                            # mirrored about its edge ("reflect") or the "mean" colour
 
     @classmethod
     def from_card(cls, card: dict) -> "InputSpec":
@@ -94,7 +95,8 @@ class InputSpec(NamedTuple):
                 "rule": (f"each face BlazeFace finds is cut as a square of {scale} x its box's larger side, "
                          f"centred {shift_y} x box height below the box centre (negative: above); the parts "
                          "outside the image are filled with "
-                         + ("its edge pixels" if self.face_pad == "edge" else "the mean colour of the part inside")
+                         + {"edge": "its edge pixels", "reflect": "the image mirrored about its edge",
+                            "mean": "the mean colour of the part inside"}.get(self.face_pad, self.face_pad)
                          + "; the square is then resized like any image "
                          "(training: the largest face of each image; no face: the whole image)"),
             }

@@ -7,6 +7,7 @@ from . import metadata as meta
 from .errors import PayloadTooLarge, UnprocessableImage, UnsupportedMediaType
 from .model import Model
 from .preprocess import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, decode_image, preprocess, sniff_format
+from .verdict import decide
 
 EXIF_ORIENTATION = 274
 
@@ -73,11 +74,18 @@ class Detector:
         metadata = meta.extract(img, data, fmt, width=width, height=height)
         p_fake = round(p_fake, 6)
         label = self.model.label(p_fake)  # from the reported value, so they always agree
+        if judged is not None:
+            word, reason = judged["verdict"], judged["verdict_reason"]
+        else:
+            word, reason = decide(p_fake, self.model.policy)
         verdict = {
+            "verdict": word,
+            "verdict_reason": reason,
             "label": label,
             "confidence": round(p_fake if label == "FAKE" else 1.0 - p_fake, 6),
             "fake_probability": p_fake,
             "threshold": self.model.threshold,
+            "uncertain_band": [self.model.policy.low, self.model.policy.high],
             "model": self.model.identity,
             "image": {"format": fmt, "width": width, "height": height, "mode": img.mode,
                       "bytes": len(data)},
