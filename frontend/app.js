@@ -31,10 +31,11 @@
   var $ = function (id) { return document.getElementById(id); };
   var els = {
     drop: $("drop"), file: $("file"), limit: $("limit-text"), preview: $("preview"), img: $("preview-img"),
-    overlay: $("overlay"), info: $("file-info"), status: $("status"), alert: $("alert"),
+    faceLayer: $("face-layer"), info: $("file-info"), status: $("status"), alert: $("alert"),
     alertTitle: $("alert-title"), alertText: $("alert-text"), countdown: $("countdown"), retry: $("retry"),
     cancel: $("cancel"), result: $("result"), meta: $("meta"), chart: $("chart"), history: $("history"),
-    historyEmpty: $("history-empty"),
+    historyEmpty: $("history-empty"), facePanel: $("face-panel"), facePanelTitle: $("face-panel-h"),
+    faceList: $("face-list"), faceDetail: $("face-detail"),
   };
 
   var state = {
@@ -45,7 +46,8 @@
     history: [],        // {id, name, url, thumb, result, rttMs, at}
     selected: null,
     seq: 0,
-    heatmap: false,     // show the explained face's occlusion map on the preview
+    face: null,         // API index of the face shown in the face panel (null: the one that decides)
+    heatmap: false,     // show the explained face's occlusion map over the enlarged face
   };
 
   // ------------------------------------------------------------------ small helpers
@@ -166,7 +168,11 @@
     hideAlert();
     var problem = checkFile(file);
     if (problem) {
+      // Nothing of an earlier image stays beside the message about this one: no preview, no
+      // result, no faces, no metadata (the history keeps it; a click there shows it again).
       idle();
+      hidePreview();
+      resetResult("No result: \u201c" + (file.name || "the file") + "\u201d was not sent. See the message under the image picker.");
       showAlert(problem.title, problem.text);
       return;
     }
@@ -201,17 +207,24 @@
 
   function showPreview(url, caption) {
     els.preview.hidden = false;
-    clear(els.overlay);
+    clear(els.faceLayer);
     var stage = els.img.parentNode;
     stage.classList.remove("no-preview");
-    els.img.onload = function () {
-      // Overlays are drawn in image pixels: the SVG's viewBox follows the image's natural size.
-      els.overlay.setAttribute("viewBox", "0 0 " + els.img.naturalWidth + " " + els.img.naturalHeight);
-    };
+    els.img.onload = placeTags;  // face boxes are in % of the image; their tags need its size
     els.img.onerror = function () { stage.classList.add("no-preview"); };
     els.img.src = url;
     els.img.alt = "Preview of " + caption.split(" \u00b7 ")[0];
     els.info.textContent = caption;
+  }
+
+  function hidePreview() {
+    els.preview.hidden = true;
+    clear(els.faceLayer);
+    els.img.onload = null;
+    els.img.onerror = null;
+    els.img.removeAttribute("src");
+    els.img.alt = "";
+    els.info.textContent = "";
   }
 
   function makeThumb(url) {
@@ -360,8 +373,10 @@
     idle();
     hideAlert();
     var entry = { id: job.id, name: job.name, file: job.file, url: job.url, caption: job.caption, thumb: null, result: data, rttMs: rtt, at: new Date() };
+    if (els.img.getAttribute("src") !== job.url) showPreview(job.url, job.caption);  // a history row was shown meanwhile
     state.history.push(entry);
     state.selected = entry;
+    state.face = null;  // the face that decides the verdict, until another is chosen
     renderResult(entry);
     renderMeta(data);
     renderHistory();
@@ -369,64 +384,142 @@
     if (job.thumb) job.thumb.then(function (t) { entry.thumb = t; renderHistory(); });
   }
 
+  // No result on screen: the Result panel says `text`, the faces (boxes and panel) and the metadata
+  // of an earlier image are gone, and no history row is marked as shown.
   function resetResult(text) {
     state.selected = null;
+    state.face = null;
     clear(els.result);
-    els.result.appendChild(h("p", { class: "empty", text: text }));
+    els.result.appendChild(h("p", { class: "empty", "data-testid": "no-result", text: text }));
     clear(els.meta);
     els.meta.appendChild(h("p", { class: "empty", text: "Metadata appears with the result." }));
+    clear(els.faceLayer);
+    renderFacePanel(null);
     if (state.history.length) renderHistory();
+  }
+
+  // The three answers a person reads (the API's `verdict`; answers without one, from before the
+  // verdict policy, fall back to `label`). Each says what it means; `verdict_reason` says why.
+  var VERDICT_WORDS = {
+    real: { badge: "REAL", head: "No sign of manipulation found",
+            means: "The model found no sign of generation or manipulation in the face it judged." },
+    uncertain: { badge: "UNCERTAIN", head: "The model cannot tell",
+                 means: "Uncertain means the model cannot tell real from fake here: read it as neither, not as a weak yes or no." },
+    fake: { badge: "FAKE", head: "Likely generated or manipulated",
+            means: "The model found signs of generation or manipulation in the face it judged." },
+  };
+  function thresholdOf(d) { return typeof d.threshold === "number" ? d.threshold : 0.5; }
+  function verdictOf(d, thr) {
+    var v = String(d.verdict || "").toLowerCase();
+    if (VERDICT_WORDS[v]) return v;
+    var label = String(d.label || (d.fake_probability >= thr ? "FAKE" : "REAL")).toUpperCase();
+    return label === "FAKE" ? "fake" : "real";
+  }
+  // [low, high] of P(fake) where the answer is uncertain, from the answer itself (the model card's
+  // verdict_policy); a card without one has none: [threshold, threshold].
+  function bandOf(d, thr) {
+    var b = d.uncertain_band;
+    if (Array.isArray(b) && b.length === 2 && typeof b[0] === "number" && typeof b[1] === "number" && b[0] <= b[1]) {
+      return [Math.max(0, b[0]), Math.min(1, b[1])];
+    }
+    return [thr, thr];
+  }
+  function bandText(band) {
+    return band[1] > band[0] ? pct(band[0], 0) + "\u2013" + pct(band[1], 0) : "none";
+  }
+
+  // Confidence, in words: how far P(fake) is from the threshold, as a share of the room on that
+  // side of it (threshold..0 for REAL, threshold..1 for FAKE): under 1/3 low, under 2/3 medium,
+  // else high. An uncertain answer is always low. It is a distance, not a chance of being right.
+  function confidenceOf(p, thr, verdict) {
+    if (verdict === "uncertain") return { level: "low", text: "Low: the answer is uncertain" };
+    var room = p >= thr ? 1 - thr : thr;
+    var r = room > 0 ? Math.abs(p - thr) / room : 1;
+    var level = r < 1 / 3 ? "low" : r < 2 / 3 ? "medium" : "high";
+    var gap = 100 * Math.abs(p - thr);
+    return {
+      level: level,
+      text: level.charAt(0).toUpperCase() + level.slice(1) + ": P(fake) is " + gap.toFixed(gap < 1 ? 1 : 0) +
+        " points " + (p >= thr ? "above" : "below") + " the threshold",
+    };
+  }
+
+  // The fake-probability bar: green / amber (uncertain band) / red zones, the probability in the
+  // verdict's colour, the threshold marked. `prefix` keeps test ids and label ids apart ("" for the
+  // Result card, "face-" for the face panel).
+  function probabilityBar(p, thr, band, verdict, prefix) {
+    var labelId = prefix + "bar-label";
+    var bar = h("div", {
+      class: "bar", role: "meter", "aria-labelledby": labelId, "aria-valuemin": 0, "aria-valuemax": 100,
+      "aria-valuenow": (100 * p).toFixed(1),
+      "aria-valuetext": pct(p) + " fake; threshold " + pct(thr, 0) + (band[1] > band[0] ? "; uncertain from " + bandText(band) : ""),
+      "data-testid": prefix + "probability-bar",
+    });
+    var zone = function (cls, a, b, testid) {
+      var z = h("div", { class: "zone " + cls, "data-testid": testid || null });
+      z.style.left = (100 * a) + "%";
+      z.style.width = (100 * Math.max(0, b - a)) + "%";
+      return z;
+    };
+    bar.appendChild(zone("real", 0, band[0]));
+    var bandZone = zone("uncertain", band[0], band[1], prefix + "uncertain-band");
+    if (band[1] <= band[0]) bandZone.hidden = true;
+    bar.appendChild(bandZone);
+    bar.appendChild(zone("fake", band[1], 1));
+    var fill = h("div", { class: "bar-fill " + verdict });
+    fill.style.width = (100 * Math.max(0, Math.min(1, p))) + "%";
+    bar.appendChild(fill);
+    var mark = h("div", { class: "bar-threshold", title: "Threshold " + thr.toFixed(2), "data-testid": prefix + "threshold-marker" });
+    mark.style.left = "calc(" + (100 * thr) + "% - 1.5px)";
+    bar.appendChild(mark);
+
+    var scale = h("div", { class: "bar-scale", "aria-hidden": "true" });
+    var a = h("span", { class: "start", text: "0%" });
+    // Short label under the marker; left out where it would run into "0%" or "100%".
+    var b = h("span", { class: "thr", text: "\u25b2 " + pct(thr, 0) });
+    if (thr < 0.1 || thr > 0.9) b.hidden = true;
+    var c = h("span", { class: "end", text: "100%" });
+    a.style.left = "0"; b.style.left = (100 * thr) + "%"; c.style.left = "100%";
+    scale.appendChild(a); scale.appendChild(b); scale.appendChild(c);
+    return [
+      h("div", { class: "bar-label" },
+        h("span", null, h("span", { id: labelId, text: "Fake probability" }),
+          prefix ? null : h("span", { class: "thr-note", text: " (threshold " + pct(thr, 0) +
+            (band[1] > band[0] ? ", uncertain " + bandText(band) : "") + ")" })),
+        h("strong", { text: pct(p) })),
+      bar, scale,
+    ];
   }
 
   function renderResult(entry) {
     var d = entry.result;
     var p = d.fake_probability;
-    var thr = typeof d.threshold === "number" ? d.threshold : 0.5;
-    var label = String(d.label || (p >= thr ? "FAKE" : "REAL")).toUpperCase();
-    var fake = label === "FAKE";
-    var conf = typeof d.confidence === "number" ? d.confidence : (fake ? p : 1 - p);
+    var thr = thresholdOf(d);
+    var band = bandOf(d, thr);
+    var verdict = verdictOf(d, thr);
+    var words = VERDICT_WORDS[verdict];
+    var conf = confidenceOf(p, thr, verdict);
     var model = d.model || {};
     var img = d.image || {};
     var t = d.timings_ms || {};
     clear(els.result);
     append(els.result, [
-      h("div", { class: "verdict " + (fake ? "fake" : "real"), "data-testid": "verdict" },
-        h("span", { class: "badge", text: label }),
+      h("div", { class: "verdict " + verdict, "data-testid": "verdict", "data-verdict": verdict },
+        h("span", { class: "badge", text: words.badge }),
         h("p", null,
-          h("strong", { text: fake ? "Likely generated or manipulated" : "No sign of manipulation found" }),
+          h("strong", { text: words.head }),
           h("br"),
-          "for \u201c" + entry.name + "\u201d")),
-      h("div", { class: "bar-label" },
-        h("span", null, h("span", { id: "bar-label", text: "Fake probability" }),
-          h("span", { class: "thr-note", text: " (threshold " + pct(thr, 0) + ")" })),
-        h("strong", { text: pct(p) })),
-      (function () {
-        var bar = h("div", {
-          class: "bar", role: "meter", "aria-labelledby": "bar-label", "aria-valuemin": 0, "aria-valuemax": 100,
-          "aria-valuenow": (100 * p).toFixed(1), "aria-valuetext": pct(p) + " fake; threshold " + pct(thr, 0),
-          "data-testid": "probability-bar",
-        });
-        var fill = h("div", { class: "bar-fill " + (fake ? "fake" : "real") });
-        fill.style.width = (100 * Math.max(0, Math.min(1, p))) + "%";
-        var mark = h("div", { class: "bar-threshold", title: "Threshold " + thr.toFixed(2), "data-testid": "threshold-marker" });
-        mark.style.left = "calc(" + (100 * thr) + "% - 1.5px)";
-        bar.appendChild(fill);
-        bar.appendChild(mark);
-        return bar;
-      })(),
-      (function () {
-        var scale = h("div", { class: "bar-scale", "aria-hidden": "true" });
-        var a = h("span", { class: "start", text: "0%" });
-        // Short label under the marker; left out where it would run into "0%" or "100%".
-        var b = h("span", { class: "thr", text: "\u25b2 " + pct(thr, 0) });
-        if (thr < 0.1 || thr > 0.9) b.hidden = true;
-        var c = h("span", { class: "end", text: "100%" });
-        a.style.left = "0"; b.style.left = (100 * thr) + "%"; c.style.left = "100%";
-        scale.appendChild(a); scale.appendChild(b); scale.appendChild(c);
-        return scale;
-      })(),
+          "for \u201c" + entry.name + "\u201d"),
+        h("p", { class: "reason", "data-testid": "verdict-reason" },
+          h("span", { class: "means", text: words.means + " " }),
+          h("span", { class: "why", text: d.verdict_reason ? String(d.verdict_reason) : "" }))),
+      probabilityBar(p, thr, band, verdict, ""),
+      h("p", { class: "hint band-note", "data-testid": "band-note", text: band[1] > band[0]
+        ? "Amber: the uncertain band (" + bandText(band) + "), where this model's answers are often wrong."
+        : "This model has no uncertain band: only a face too small to judge, or no face, is uncertain." }),
       h("dl", { class: "facts" },
-        h("dt", { text: "Confidence" }), h("dd", { "data-testid": "confidence", text: pct(conf) }),
+        h("dt", { text: "Confidence" }),
+        h("dd", { "data-testid": "confidence", "data-level": conf.level, text: conf.text }),
         h("dt", { text: "Model" }), h("dd", null,
           (model.name || "unknown") + (model.version ? " v" + model.version : ""),
           model.sha256 ? h("span", { class: "mono", title: "sha256 " + model.sha256, text: " \u00b7 " + String(model.sha256).slice(0, 12) }) : null),
@@ -441,48 +534,320 @@
     renderFaces(entry);
   }
 
-  // ------------------------------------------------------------------ faces on the preview
+  // ------------------------------------------------------------------ faces
   // The API judges faces, not frames: `faces` [{box [x0,y0,x1,y1] in image pixels, score,
-  // fake_probability, label, crop}], the verdict is the most-fake face (`verdict_source`), and
-  // `explain` {face, grid, values[row][col], max_abs} is an occlusion map of the judged crop
-  // (positive = that region pushed P(fake) up).
-  function facesSummary(entry) {
-    var d = entry.result;
-    if (!Array.isArray(d.faces)) return null;
+  // fake_probability, label, verdict, verdict_reason, crop (the judged square)}] in the detector's
+  // order; the image's verdict is the face in `verdict_source.face`; `explain` {face, grid,
+  // values[row][col], max_abs} is an occlusion map of that face's judged square (positive = that
+  // region pushed P(fake) up). The page numbers faces in reading order (readingOrder).
+
+  // API indices in reading order: faces whose vertical centres are within half a face height of
+  // a row's mean centre share that row; rows top to bottom, faces in a row left to right.
+  function readingOrder(faces) {
+    var items = [];
+    faces.forEach(function (f, i) {
+      if (!f || !Array.isArray(f.box)) return;
+      items.push({ i: i, x: f.box[0], cy: (f.box[1] + f.box[3]) / 2, h: f.box[3] - f.box[1] });
+    });
+    items.sort(function (a, b) { return a.cy - b.cy || a.x - b.x; });
+    var rows = [];
+    items.forEach(function (it) {
+      var row = rows[rows.length - 1];
+      if (row) {
+        var cy = 0, hh = 0;
+        row.forEach(function (r) { cy += r.cy; hh += r.h; });
+        cy /= row.length; hh /= row.length;
+        if (Math.abs(it.cy - cy) < 0.5 * Math.max(hh, it.h)) { row.push(it); return; }
+      }
+      rows.push([it]);
+    });
+    var out = [];
+    rows.forEach(function (row) {
+      row.sort(function (a, b) { return a.x - b.x; });
+      row.forEach(function (it) { out.push(it.i); });
+    });
+    return out;
+  }
+
+  // What the page shows of each face, in reading order: {n (1-based number), index (in the API's
+  // `faces`; null for the whole image), box, crop, p, verdict, reason, judged}. With no face (or
+  // no face stage) the whole image is the one "face".
+  function faceViews(entry) {
+    var d = entry.result, thr = thresholdOf(d);
     var src = isObj(d.verdict_source) ? d.verdict_source : {};
-    var n = d.faces.length;
-    var text = n === 0 ? "No face found: the whole image was judged." :
-      n === 1 ? "1 face found." : n + " faces found; the verdict is the most-fake face (#" + (src.face + 1) + ").";
-    var box = h("div", { class: "faces-summary", "data-testid": "faces-summary" }, h("p", { text: text }));
-    if (entry.file || isObj(d.explain)) {
-      var shown = state.heatmap && isObj(d.explain);
-      var btn = h("button", { type: "button", class: "button ghost", "aria-pressed": shown ? "true" : "false",
-        "data-testid": "heatmap-toggle", text: shown ? "Hide heatmap" : "Show heatmap" });
-      var setShown = function (on) {
-        state.heatmap = on;
-        btn.setAttribute("aria-pressed", on ? "true" : "false");
-        btn.textContent = on ? "Hide heatmap" : "Show heatmap";
-        var g = els.overlay.querySelector("[data-testid=heatmap]");
-        if (g) g.setAttribute("visibility", on ? "visible" : "hidden");
-      };
-      btn.addEventListener("click", function () {
-        if (isObj(d.explain)) return setShown(btn.getAttribute("aria-pressed") !== "true");
-        btn.disabled = true;
-        btn.textContent = "Computing heatmap\u2026";
-        explainEntry(entry).then(function () {
-          btn.disabled = false;
-          if (state.selected === entry) renderFaces(entry);
-          setShown(true);
-        }, function (why) {
-          btn.disabled = false;
-          btn.textContent = "Show heatmap";
-          showAlert("No heatmap", why, { warn: true });
+    var faces = Array.isArray(d.faces) ? d.faces : [];
+    var img = d.image || {};
+    var W = img.width || els.img.naturalWidth || 1, H = img.height || els.img.naturalHeight || 1;
+    var order = readingOrder(faces);
+    if (!order.length) {
+      return [{ n: 0, index: null, whole: true, box: [0, 0, W, H], crop: [0, 0, W, H], p: d.fake_probability,
+                verdict: verdictOf(d, thr), reason: d.verdict_reason || "", judged: true, W: W, H: H }];
+    }
+    return order.map(function (i, k) {
+      var f = faces[i];
+      return { n: k + 1, index: i, whole: false, box: f.box, crop: Array.isArray(f.crop) ? f.crop : f.box,
+               p: f.fake_probability, verdict: verdictOf(f, thr), reason: f.verdict_reason || "",
+               judged: src.face === i, W: W, H: H };
+    });
+  }
+  function selectedView(entry, views) {
+    var pick = null;
+    views.forEach(function (v) { if (v.index === state.face && state.face !== null) pick = v; });
+    if (!pick) views.forEach(function (v) { if (v.judged && !pick) pick = v; });
+    return pick || views[0];
+  }
+  function faceName(v, count) {
+    return v.whole ? "the whole image" : "face #" + v.n + (count > 1 ? " of " + count : "");
+  }
+
+  function facesSummary(entry) {
+    var views = faceViews(entry);
+    var text;
+    if (views[0].whole) {
+      text = "No face found: the whole image was judged. It is under the image, with its heatmap.";
+    } else if (views.length === 1) {
+      text = "1 face found. Its verdict, enlarged, with its heatmap: under the image.";
+    } else {
+      var judged = views.filter(function (v) { return v.judged; })[0];
+      text = views.length + " faces found, numbered left to right, top to bottom" +
+        (judged ? "; the verdict is face #" + judged.n + "'s (\u2605)" : "") +
+        ". Choose a face on the image or in the list under it to see it enlarged.";
+    }
+    return h("div", { class: "faces-summary", "data-testid": "faces-summary" }, h("p", { text: text }));
+  }
+
+  function renderFaces(entry) {
+    renderFaceLayer(entry);
+    renderFacePanel(entry);
+  }
+
+  // Choosing a face updates the buttons in place (focus stays where it is) and redraws the detail.
+  function selectFace(entry, index) {
+    if (state.selected !== entry) return;
+    state.face = index;
+    var views = faceViews(entry), v = selectedView(entry, views);
+    Array.prototype.forEach.call(document.querySelectorAll(".face-box, .face-row"), function (b) {
+      b.setAttribute("aria-pressed", b.getAttribute("data-face") === String(v.index) ? "true" : "false");
+    });
+    renderFaceDetail(entry, views, v);
+  }
+
+  // Face boxes over the preview: buttons placed in % of the image (they follow its size), each
+  // with a number tag outside its box (placeTags).
+  function renderFaceLayer(entry) {
+    clear(els.faceLayer);
+    if (!entry) return;
+    var views = faceViews(entry);
+    if (views[0].whole) return;
+    var current = selectedView(entry, views);
+    views.forEach(function (v) {
+      var b = v.box, W = v.W, H = v.H;
+      var star = v.judged && views.length > 1;
+      var words = VERDICT_WORDS[v.verdict];
+      var btn = h("button", {
+        type: "button", class: "face-box " + v.verdict + (star ? " judged" : ""),
+        "aria-pressed": v === current ? "true" : "false",
+        "aria-label": "Face #" + v.n + ": " + words.badge + ", " + pct(v.p) + " fake" +
+          (star ? ", decides the image's verdict" : "") + ". Show it enlarged.",
+        "data-testid": "face-box", "data-face": v.index, "data-n": v.n, "data-verdict": v.verdict,
+      }, h("span", { class: "face-tag " + v.verdict, "data-testid": "face-label", "aria-hidden": "true",
+                     text: "#" + v.n + (star ? " \u2605" : "") }));
+      btn.style.left = (100 * b[0] / W) + "%";
+      btn.style.top = (100 * b[1] / H) + "%";
+      btn.style.width = (100 * (b[2] - b[0]) / W) + "%";
+      btn.style.height = (100 * (b[3] - b[1]) / H) + "%";
+      btn.addEventListener("click", function () { selectFace(entry, v.index); });
+      els.faceLayer.appendChild(btn);
+    });
+    placeTags();
+  }
+
+  // Each number tag goes where it covers no face: above its box, else below, right, left (then
+  // the same flush right); the first place that stays on the image and covers no face box or
+  // earlier tag wins, else the one that covers least.
+  function placeTags() {
+    var boxes = Array.prototype.slice.call(els.faceLayer.querySelectorAll(".face-box"));
+    var SW = els.faceLayer.clientWidth, SH = els.faceLayer.clientHeight;
+    if (!boxes.length || !SW || !SH) return;
+    var rects = boxes.map(function (b) { return { x: b.offsetLeft, y: b.offsetTop, w: b.offsetWidth, h: b.offsetHeight }; });
+    var overlap = function (a, b) {
+      var w = Math.min(a.x + a.w, b.x + b.w) - Math.max(a.x, b.x), hh = Math.min(a.y + a.h, b.y + b.h) - Math.max(a.y, b.y);
+      return w > 0 && hh > 0 ? w * hh : 0;
+    };
+    var placed = [];
+    boxes.forEach(function (b, k) {
+      var tag = b.querySelector(".face-tag");
+      var r = rects[k], tw = tag.offsetWidth, th = tag.offsetHeight, gap = 3;
+      var spots = [["above", 0, -th - gap], ["below", 0, r.h + gap], ["right", r.w + gap, 0],
+                   ["left", -tw - gap, 0], ["above", r.w - tw, -th - gap], ["below", r.w - tw, r.h + gap]];
+      var best = null, bestCost = Infinity;
+      spots.forEach(function (s) {
+        var t = { x: r.x + s[1], y: r.y + s[2], w: tw, h: th };
+        var inside = overlap(t, { x: 0, y: 0, w: SW, h: SH });
+        var cost = 10 * (tw * th - inside);
+        rects.forEach(function (o) { cost += 4 * overlap(t, o); });
+        placed.forEach(function (o) { cost += overlap(t, o); });
+        if (cost < bestCost) { best = { s: s, t: t }; bestCost = cost; }
+      });
+      // offsets are from the button's padding box (inside its border)
+      tag.style.left = (best.s[1] - b.clientLeft) + "px";
+      tag.style.top = (best.s[2] - b.clientTop) + "px";
+      tag.setAttribute("data-place", best.s[0]);
+      placed.push(best.t);
+    });
+  }
+
+  // The face panel under the preview: a row per face (reading order) and the chosen face enlarged
+  // with its own verdict, probability bar and the heatmap over it.
+  function renderFacePanel(entry) {
+    clear(els.faceList);
+    clear(els.faceDetail);
+    if (!entry) { els.facePanel.hidden = true; return; }
+    var views = faceViews(entry);
+    var v = selectedView(entry, views);
+    els.facePanel.hidden = false;
+    els.facePanelTitle.textContent = v.whole ? "The whole image (no face found)" :
+      views.length === 1 ? "The face" : views.length + " faces, left to right, top to bottom";
+    els.faceList.hidden = v.whole || views.length < 2;
+    if (!v.whole) {
+      views.forEach(function (f) {
+        var star = f.judged && views.length > 1;
+        var words = VERDICT_WORDS[f.verdict];
+        var row = h("button", {
+          type: "button", class: "face-row", "aria-pressed": f === v ? "true" : "false", "data-testid": "face-row",
+          "data-face": f.index, "data-n": f.n,
+        },
+          h("span", { class: "face-num", text: "#" + f.n }),
+          h("span", { class: "pill " + f.verdict, text: words.badge }),
+          h("span", { class: "face-p", text: pct(f.p) + " fake" }),
+          star ? h("span", { class: "face-star", text: "\u2605 decides the verdict" }) : null);
+        row.addEventListener("click", function () { selectFace(entry, f.index); });
+        els.faceList.appendChild(h("li", null, row));
+      });
+    }
+    renderFaceDetail(entry, views, v);
+  }
+
+  function renderFaceDetail(entry, views, v) {
+    clear(els.faceDetail);
+    var d = entry.result, thr = thresholdOf(d), band = bandOf(d, thr);
+    var words = VERDICT_WORDS[v.verdict];
+    var ex = isObj(d.explain) ? d.explain : null;
+    var exFace = ex && ex.face !== undefined ? ex.face : null;
+    var mapHere = !!ex && Array.isArray(ex.values) && ex.grid > 0 && exFace === v.index;
+    var judgedView = views.filter(function (f) { return f.judged; })[0];
+    var info = h("div", { class: "face-info" },
+      h("h4", { "data-testid": "face-title", text: (v.whole ? "Whole image" : "Face #" + v.n) +
+        (v.judged && views.length > 1 ? " \u2605 decides the verdict" : "") }),
+      h("p", { class: "verdict-chip " + v.verdict, "data-testid": "face-verdict", "data-verdict": v.verdict, text: words.badge }),
+      h("p", { class: "face-reason", "data-testid": "face-reason", text: v.reason || words.means }),
+      probabilityBar(v.p, thr, band, v.verdict, "face-"),
+      heatmapControls(entry, v, ex, mapHere, judgedView, views));
+    var zoom = h("figure", { class: "face-zoom" }, faceZoom(entry, v, ex, mapHere),
+      h("figcaption", { class: "hint", text: v.whole ? "The whole image, as judged." :
+        "Face #" + v.n + " enlarged: box in its verdict's colour, the judged square dashed." }));
+    append(els.faceDetail, [zoom, info, state.heatmap && mapHere ? heatmapLegend(v, ex, views.length) : null]);
+  }
+
+  // The chosen face enlarged: an SVG whose viewBox is a square around the face (in image pixels),
+  // the preview image under it, the face box, the judged square (dashed) and the heatmap cells.
+  function faceZoom(entry, v, ex, mapHere) {
+    var W = v.W, H = v.H, b = v.box, c = v.crop;
+    var vb;
+    if (v.whole) {
+      vb = [0, 0, W, H];
+    } else {
+      var side = 1.5 * Math.max(b[2] - b[0], b[3] - b[1], c[2] - c[0], c[3] - c[1]);
+      var cx = (b[0] + b[2]) / 2, cy = (b[1] + b[3]) / 2;
+      vb = [cx - side / 2, cy - side / 2, side, side];
+    }
+    var el = svg("svg", { class: "zoom", viewBox: vb.join(" "), role: "img", "data-testid": "face-zoom",
+      "aria-label": (v.whole ? "The whole image" : "Face #" + v.n + " enlarged") + (mapHere && state.heatmap ? ", with its heatmap" : ""),
+      preserveAspectRatio: "xMidYMid meet" });
+    el.appendChild(svg("rect", { x: vb[0], y: vb[1], width: vb[2], height: vb[3], class: "zoom-bg" }));
+    el.appendChild(svg("image", { href: entry.url, x: 0, y: 0, width: W, height: H, preserveAspectRatio: "none" }));
+    if (mapHere) {
+      var g = svg("g", { "data-testid": "heatmap", visibility: state.heatmap ? "visible" : "hidden" });
+      var cw = (c[2] - c[0]) / ex.grid, ch = (c[3] - c[1]) / ex.grid;
+      var top = ex.max_abs > 0 ? ex.max_abs : 1;
+      ex.values.forEach(function (row, r) {
+        row.forEach(function (val, k) {
+          var a = Math.min(1, Math.abs(val) / top) * 0.65;
+          if (a < 0.02) return;
+          g.appendChild(svg("rect", {
+            x: c[0] + k * cw, y: c[1] + r * ch, width: cw, height: ch, class: "heat-cell",
+            fill: val > 0 ? "rgb(220,38,38)" : "rgb(37,99,235)", "fill-opacity": a.toFixed(3),
+          }));
         });
       });
-      append(box, [btn, h("span", { class: "hint", text: " red: regions that pushed toward FAKE, blue: toward REAL (" +
-        (src.face === null || src.face === undefined ? "whole image" : "face #" + (src.face + 1)) + ")" })]);
+      el.appendChild(g);
     }
+    if (!v.whole) {
+      el.appendChild(svg("rect", { x: c[0], y: c[1], width: c[2] - c[0], height: c[3] - c[1], fill: "none",
+        stroke: "#fff", "stroke-dasharray": "6 4", "stroke-width": 1.5, "vector-effect": "non-scaling-stroke",
+        "data-testid": "zoom-crop" }));
+      el.appendChild(svg("rect", { x: b[0], y: b[1], width: b[2] - b[0], height: b[3] - b[1], fill: "none",
+        class: "zoom-box " + v.verdict, "stroke-width": 3, "vector-effect": "non-scaling-stroke", "data-testid": "zoom-box" }));
+    }
+    return el;
+  }
+
+  // The heatmap exists for the face that decides the verdict (the API explains that face only):
+  // a toggle there (asking the API the first time), a pointer to that face elsewhere.
+  function heatmapControls(entry, v, ex, mapHere, judgedView, views) {
+    var count = views.length;
+    var box = h("div", { class: "heat-controls" });
+    if (!v.judged) {
+      if (!judgedView) return box;
+      var go = h("button", { type: "button", class: "button ghost small", text: "Show face #" + judgedView.n });
+      go.addEventListener("click", function () { selectFace(entry, judgedView.index); focusToggle(); });
+      append(box, [h("p", { class: "hint", "data-testid": "heatmap-elsewhere",
+        text: "The heatmap is computed for the face that decides the verdict (#" + judgedView.n + ") only." }), go]);
+      return box;
+    }
+    if (!ex && !entry.file) return box;  // a result without the file (cannot ask again)
+    var shown = state.heatmap && mapHere;
+    var btn = h("button", { type: "button", class: "button ghost small", "aria-pressed": shown ? "true" : "false",
+      "data-testid": "heatmap-toggle", text: shown ? "Hide heatmap" : "Show heatmap" });
+    btn.addEventListener("click", function () {
+      if (mapHere) {
+        state.heatmap = btn.getAttribute("aria-pressed") !== "true";
+        renderFaceDetail(entry, views, v);
+        focusToggle();
+        return;
+      }
+      btn.disabled = true;
+      btn.textContent = "Computing heatmap\u2026";
+      explainEntry(entry).then(function () {
+        state.heatmap = true;
+        if (state.selected === entry && state.face === v.index) { renderFaceDetail(entry, views, v); focusToggle(); }
+        else if (state.selected === entry) renderFacePanel(entry);
+      }, function (why) {
+        btn.disabled = false;
+        btn.textContent = "Show heatmap";
+        showAlert("No heatmap", why, { warn: true });
+      });
+    });
+    box.appendChild(btn);
     return box;
+  }
+
+  // What the heatmap's colours mean, under the enlarged face (a row of its own, full width).
+  function heatmapLegend(v, ex, count) {
+    var top = Math.abs(ex.max_abs || 0) * 100;
+    return h("div", { class: "legend", "data-testid": "heatmap-legend" },
+      h("div", { class: "legend-scale", "aria-hidden": "true" }),
+      h("div", { class: "legend-ends" },
+        h("span", { text: "\u25c0 toward REAL" }), h("span", { text: "no effect" }), h("span", { text: "toward FAKE \u25b6" })),
+      h("p", { class: "hint", text: "Red: covering that part of " +
+        (v.whole ? "the image" : faceName(v, count) + "'s judged square (dashed)") + " lowers " +
+        "P(fake), so it pushed toward FAKE; blue: it pushed toward REAL. " + ex.grid + "\u00d7" + ex.grid +
+        " cells; the strongest moves P(fake) by " + top.toFixed(top < 1 ? 2 : 1) + " points." }));
+  }
+
+  function focusToggle() {
+    var t = els.faceDetail.querySelector("[data-testid=heatmap-toggle]");
+    if (t) t.focus();
   }
 
   // The occlusion map of an analysed image: the same upload again with explain: true. Only the
@@ -497,57 +862,6 @@
              (err.message || "The API answered HTTP " + r.res.status + " without a heatmap."));
     }, function () {
       throw "Could not reach the API for the heatmap.";
-    });
-  }
-
-  function renderFaces(entry) {
-    clear(els.overlay);
-    var d = entry && entry.result;
-    if (!d || !Array.isArray(d.faces)) return;
-    var img = d.image || {};
-    var W = img.width || els.img.naturalWidth, H = img.height || els.img.naturalHeight;
-    if (!W || !H) return;
-    els.overlay.setAttribute("viewBox", "0 0 " + W + " " + H);
-    var thr = typeof d.threshold === "number" ? d.threshold : 0.5;
-    var src = isObj(d.verdict_source) ? d.verdict_source : {};
-    var ex = isObj(d.explain) ? d.explain : null;
-    if (ex && Array.isArray(ex.values) && ex.grid) {
-      var face = (ex.face !== null && ex.face !== undefined) ? d.faces[ex.face] : null;
-      var area = face && Array.isArray(face.crop) ? face.crop : [0, 0, W, H];
-      var g = svg("g", { "data-testid": "heatmap", visibility: state.heatmap ? "visible" : "hidden" });
-      var cw = (area[2] - area[0]) / ex.grid, ch = (area[3] - area[1]) / ex.grid;
-      var top = ex.max_abs > 0 ? ex.max_abs : 1;
-      ex.values.forEach(function (row, r) {
-        row.forEach(function (v, c) {
-          var a = Math.min(1, Math.abs(v) / top) * 0.65;
-          if (a < 0.02) return;
-          g.appendChild(svg("rect", {
-            x: area[0] + c * cw, y: area[1] + r * ch, width: cw, height: ch,
-            fill: v > 0 ? "rgb(220,38,38)" : "rgb(37,99,235)", "fill-opacity": a.toFixed(3), class: "heat-cell",
-          }));
-        });
-      });
-      g.appendChild(svg("rect", { x: area[0], y: area[1], width: area[2] - area[0], height: area[3] - area[1],
-        fill: "none", stroke: "#fff", "stroke-dasharray": "6 4", "stroke-width": 1.5, "vector-effect": "non-scaling-stroke" }));
-      els.overlay.appendChild(g);
-    }
-    var font = Math.max(10, Math.round(Math.max(W, H) * 0.028));
-    d.faces.forEach(function (f, i) {
-      if (!Array.isArray(f.box)) return;
-      var fake = String(f.label || (f.fake_probability >= thr ? "FAKE" : "REAL")).toUpperCase() === "FAKE";
-      var colour = fake ? "#dc2626" : "#16a34a";
-      var x = f.box[0], y = f.box[1], w = f.box[2] - f.box[0], hgt = f.box[3] - f.box[1];
-      var verdict = src.face === i && d.faces.length > 1;
-      var g = svg("g", { "data-testid": "face-box", "data-label": fake ? "FAKE" : "REAL" });
-      g.appendChild(svg("rect", { x: x, y: y, width: w, height: hgt, fill: "none", stroke: colour,
-        "stroke-width": verdict ? 4 : 2.5, "vector-effect": "non-scaling-stroke" }));
-      var text = "#" + (i + 1) + " " + (fake ? "FAKE" : "REAL") + " " + pct(f.fake_probability, 0) + (verdict ? " ★" : "");
-      var tw = font * 0.66 * text.length + font * 0.4, th = font * 1.35;
-      var ty = y - th >= 0 ? y - th : y + hgt;
-      g.appendChild(svg("rect", { x: x, y: ty, width: tw, height: th, fill: colour, "fill-opacity": 0.9 }));
-      g.appendChild(svg("text", { x: x + font * 0.3, y: ty + font * 1.0, fill: "#fff", "font-size": font,
-        "font-family": "system-ui, sans-serif", "font-weight": 700, "data-testid": "face-label", text: text }));
-      els.overlay.appendChild(g);
     });
   }
 
@@ -639,18 +953,21 @@
     clear(els.history);
     state.history.slice().reverse().forEach(function (e, i) {
       var d = e.result;
-      var fake = String(d.label).toUpperCase() === "FAKE";
+      var verdict = verdictOf(d, thresholdOf(d));
+      var word = VERDICT_WORDS[verdict].badge;
       var n = state.history.length - i;
       var btn = h("button", {
         type: "button", "aria-current": state.selected === e ? "true" : "false",
-        "aria-label": "#" + n + " " + e.name + ": " + (fake ? "FAKE" : "REAL") + ", fake probability " + pct(d.fake_probability) + ". Show this result.",
+        "aria-label": "#" + n + " " + e.name + ": " + word + ", fake probability " + pct(d.fake_probability) + ". Show this result.",
       },
         e.thumb ? h("img", { src: e.thumb, alt: "" }) : h("span", { class: "thumb-missing" }),
         h("span", null, h("span", { class: "name", text: "#" + n + " " + e.name }), h("br"),
           h("span", { class: "when", text: e.at.toLocaleTimeString() + " \u00b7 " + pct(d.fake_probability) + " fake" })),
-        h("span", { class: "pill " + (fake ? "fake" : "real"), text: fake ? "FAKE" : "REAL" }));
+        h("span", { class: "pill " + verdict, "data-testid": "history-pill", text: word }));
       btn.addEventListener("click", function () {
+        if (!state.job) hideAlert();  // an earlier message; an image in flight keeps its own
         state.selected = e;
+        state.face = null;
         showPreview(e.url, e.caption || e.name);
         renderResult(e);
         renderMeta(d);
@@ -681,7 +998,12 @@
     var desc = c.querySelector("desc");
     if (!items.length) { desc.textContent = "No images analysed yet."; return; }
     var last = items[items.length - 1].result;
-    var thr = typeof last.threshold === "number" ? last.threshold : 0.5;
+    var thr = thresholdOf(last);
+    var band = bandOf(last, thr);
+    if (band[1] > band[0]) {
+      c.appendChild(svg("rect", { class: "band", x: L, width: W - R - L, y: y(band[1]), height: y(band[0]) - y(band[1]),
+        "data-testid": "chart-band" }));
+    }
     c.appendChild(svg("line", { class: "threshold", x1: L, x2: W - R, y1: y(thr), y2: y(thr), "data-testid": "chart-threshold" }));
     var thrLabel = svg("text", { x: W - R, y: y(thr) - 5, "text-anchor": "end", class: "thr-label", text: "threshold " + pct(thr, 0) });
     if (items.length > 1) {
@@ -689,18 +1011,20 @@
         class: "line", points: items.map(function (e, i) { return x(i) + "," + y(e.result.fake_probability); }).join(" "),
       }));
     }
+    var counts = { real: 0, uncertain: 0, fake: 0 };
     items.forEach(function (e, i) {
       var p = e.result.fake_probability;
-      var fake = String(e.result.label).toUpperCase() === "FAKE";
-      var dot = svg("circle", { cx: x(i), cy: y(p), r: items.length > 40 ? 3 : 5, class: fake ? "pt-fake" : "pt-real", "data-testid": "chart-point" });
-      dot.appendChild(svg("title", { text: "#" + (i + 1) + " " + e.name + ": " + pct(p) + " (" + (fake ? "FAKE" : "REAL") + ")" }));
+      var verdict = verdictOf(e.result, thresholdOf(e.result));
+      counts[verdict] += 1;
+      var dot = svg("circle", { cx: x(i), cy: y(p), r: items.length > 40 ? 3 : 5, class: "pt-" + verdict,
+        "data-testid": "chart-point", "data-verdict": verdict });
+      dot.appendChild(svg("title", { text: "#" + (i + 1) + " " + e.name + ": " + pct(p) + " (" + VERDICT_WORDS[verdict].badge + ")" }));
       c.appendChild(dot);
       if (items.length <= Math.floor(W / 40)) c.appendChild(svg("text", { x: x(i), y: H - 8, "text-anchor": "middle", text: "#" + (i + 1) }));
     });
     c.appendChild(thrLabel);  // last: drawn over the line and the points
-    var fakes = items.filter(function (e) { return String(e.result.label).toUpperCase() === "FAKE"; }).length;
-    desc.textContent = items.length + " image" + (items.length === 1 ? "" : "s") + " analysed: " + fakes + " FAKE, " +
-      (items.length - fakes) + " REAL. Latest fake probability " + pct(last.fake_probability) + ".";
+    desc.textContent = items.length + " image" + (items.length === 1 ? "" : "s") + " analysed: " + counts.fake + " FAKE, " +
+      counts.uncertain + " UNCERTAIN, " + counts.real + " REAL. Latest fake probability " + pct(last.fake_probability) + ".";
   }
 
   // ------------------------------------------------------------------ wiring
@@ -751,12 +1075,14 @@
     clearTimeout(resizeTimer);
     resizeTimer = setTimeout(renderChart, 100);
   });
+  // The face tags are placed in screen pixels: again whenever the preview changes size.
+  if (window.ResizeObserver) new ResizeObserver(function () { placeTags(); }).observe(els.faceLayer);
 
-  // For tests and later overlays (face boxes, heatmaps): read-only view of the session.
+  // For tests: a read-only view of the session.
   window.detectorPage = {
     config: CFG,
     predictUrl: PREDICT_URL,
     history: function () { return state.history.map(function (e) { return e.result; }); },
-    overlay: els.overlay,
+    faceLayer: els.faceLayer,
   };
 })();

@@ -28,6 +28,7 @@ from gateway.template import load_settings  # noqa: E402
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
 FACES = ROOT.parent / "shared" / "data" / "faces"
+FACE_MODELS = ROOT / "layers" / "model" / "faces"
 SHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -92,6 +93,29 @@ def live(handler):
     lv.close()
 
 
+@pytest.fixture
+def card_live(template_handler, model_path, tmp_path_factory):
+    """Factory: ``card_live(**card_changes)`` -> a gateway (template throttle, face models on) serving
+    the served .tflite with a copy of its card changed, e.g. ``threshold=0.3`` or ``verdict_policy=
+    {...}`` (the card's sha256 is the .tflite's, which is copied unchanged). The page must work
+    with any card: tests that need a definite REAL / UNCERTAIN / FAKE answer set the card so."""
+    lives = []
+
+    def make(**changes):
+        folder = tmp_path_factory.mktemp("card")
+        shutil.copyfile(model_path, folder / "model.tflite")
+        card = json.loads(model_path.with_suffix(".json").read_text(encoding="utf-8"))
+        card.update(changes)
+        (folder / "model.json").write_text(json.dumps(card), encoding="utf-8")
+        lv = Live(template_handler(MODEL_PATH=folder / "model.tflite", FACE_MODEL_DIR=FACE_MODELS))
+        lives.append(lv)
+        return lv
+
+    yield make
+    for lv in lives:
+        lv.close()
+
+
 class ManualClock:
     """The throttle's clock, moved by the test: a slow machine cannot refill the bucket by itself."""
 
@@ -148,6 +172,20 @@ def api_answer(live, data: bytes, mime="image/jpeg"):
         return e.code, json.loads(e.read())
 
 
+def expected_confidence(answer):
+    """docs/page.md's Confidence rule, from the answer: an uncertain verdict is low; otherwise the
+    distance of P(fake) from the threshold as a share of the room on that side of it (< 1/3 low,
+    < 2/3 medium, else high), with the distance in points of P(fake)."""
+    p, t = answer["fake_probability"], answer["threshold"]
+    if answer["verdict"] == "uncertain":
+        return "low", "Low: the answer is uncertain"
+    share = abs(p - t) / ((1 - t) if p >= t else t)
+    level = "low" if share < 1 / 3 else "medium" if share < 2 / 3 else "high"
+    gap = 100 * abs(p - t)
+    return level, (f"{level.capitalize()}: P(fake) is {gap:.{1 if gap < 1 else 0}f} points "
+                   f"{'above' if p >= t else 'below'} the threshold")
+
+
 def wait_history(page, n, timeout=30_000):
     """Wait until the session history holds n images (DOM polling: the page's CSP forbids eval)."""
     page.locator("#history li").nth(n - 1).wait_for(timeout=timeout)
@@ -174,13 +212,17 @@ def test_real_faces_give_verdict_bar_metadata_and_history_chart(page_at, live):
     status, direct = api_answer(live, faces[-1].read_bytes())
     assert status == 200
     last = results[-1]
-    assert last["fake_probability"] == direct["fake_probability"] and last["label"] == direct["label"]
-    assert page.inner_text("[data-testid=verdict] .badge") == direct["label"]
+    assert last["fake_probability"] == direct["fake_probability"] and last["verdict"] == direct["verdict"]
+    assert page.inner_text("[data-testid=verdict] .badge") == direct["verdict"].upper()
+    assert page.get_attribute("[data-testid=verdict]", "data-verdict") == direct["verdict"]
+    assert direct["verdict_reason"] in page.inner_text("[data-testid=verdict-reason]")
     bar = page.locator("[data-testid=probability-bar]")
     assert float(bar.get_attribute("aria-valuenow")) == pytest.approx(100 * direct["fake_probability"], abs=0.051)
     marker_left = page.eval_on_selector("[data-testid=threshold-marker]", "e => e.style.left")
     assert float(marker_left.split("calc(", 1)[1].split("%", 1)[0]) == pytest.approx(100 * direct["threshold"])
-    assert page.inner_text("[data-testid=confidence]") == f"{100 * direct['confidence']:.1f}%"
+    level, words = expected_confidence(direct)
+    assert page.get_attribute("[data-testid=confidence]", "data-level") == level
+    assert page.inner_text("[data-testid=confidence]") == words
     assert direct["model"]["name"] in page.inner_text("#result")
     assert "inference" in page.inner_text("[data-testid=timings]")
     meta = page.inner_text("[data-testid=metadata]")
@@ -193,12 +235,15 @@ def test_real_faces_give_verdict_bar_metadata_and_history_chart(page_at, live):
     assert page.locator("#history li img").count() == len(faces)
     assert page.locator("[data-testid=chart-point]").count() == len(faces)
     assert page.locator("[data-testid=chart-threshold]").count() == 1
-    fakes = sum(r["label"] == "FAKE" for r in results)
-    assert page.locator("circle.pt-fake").count() == fakes
-    assert f"{len(faces)} images analysed: {fakes} FAKE" in page.text_content("#chart desc")
+    counts = {v: sum(r["verdict"] == v for r in results) for v in ("real", "uncertain", "fake")}
+    for v, n in counts.items():
+        assert page.locator(f"circle.pt-{v}").count() == n
+        assert page.locator(f"#history .pill.{v}").count() == n
+    assert (f"{len(faces)} images analysed: {counts['fake']} FAKE, {counts['uncertain']} UNCERTAIN, "
+            f"{counts['real']} REAL") in page.text_content("#chart desc")
     # Clicking an older row shows its result again.
     page.locator("#history li button").last.click()
-    assert page.inner_text("[data-testid=verdict] .badge") == results[0]["label"]
+    assert page.inner_text("[data-testid=verdict] .badge") == results[0]["verdict"].upper()
     assert not page.errors, page.errors
     only_local(page, live)
     shot(page, "result-desktop")
@@ -292,8 +337,10 @@ def test_browser_checks_type_and_size_before_sending(page_at, live):
     page.set_input_files("#file", files=[{"name": "big.png", "mimeType": "image/png", "buffer": b"\0" * (limit + 1)}])
     page.wait_for_selector("#alert:not([hidden])")
     assert "Image too large" in page.inner_text("#alert-title") and "4.5 MB" in page.inner_text("#alert")
+    assert "big.png" in page.inner_text("#result") and page.locator("#preview").is_hidden()
     page.set_input_files("#file", files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
     assert "Not a supported image type" in page.inner_text("#alert-title")
+    assert "notes.txt" in page.inner_text("#result") and "big.png" not in page.inner_text("#result")
     assert not any(u.endswith("/predict") for u in page.requests_seen)
     shot(page, "error-too-large-or-wrong-type")
 
@@ -423,7 +470,7 @@ def test_published_page_calls_the_api_cross_origin(page_at, live, tmp_path):
         assert page.evaluate("window.detectorPage.predictUrl") == api_url + "predict"
         page.set_input_files("#file", str(_faces()[0]))
         wait_history(page, 1)
-        assert page.inner_text("[data-testid=verdict] .badge") in ("REAL", "FAKE")
+        assert page.inner_text("[data-testid=verdict] .badge") in ("REAL", "UNCERTAIN", "FAKE")
         assert api_url + "predict" in page.requests_seen  # the stage URL, cross-origin
         assert not page.errors, page.errors
         shot(page, "published-cross-origin")
