@@ -152,9 +152,12 @@
     }
     if (file.size === 0) return { title: "Empty file", text: "\u201c" + file.name + "\u201d has no content." };
     if (file.size > CFG.maxImageBytes) {
+      // exact byte counts when the rounded sizes would read the same ("4.5 MB; the limit is 4.5 MB")
+      var exact = bytes(file.size) === bytes(CFG.maxImageBytes);
       return {
         title: "Image too large",
-        text: "\u201c" + file.name + "\u201d is " + bytes(file.size) + "; the limit is " + bytes(CFG.maxImageBytes) +
+        text: "\u201c" + file.name + "\u201d is " + (exact ? file.size.toLocaleString("en") + " bytes" : bytes(file.size)) +
+          "; the limit is " + (exact ? CFG.maxImageBytes.toLocaleString("en") + " bytes (" + bytes(CFG.maxImageBytes) + ")" : bytes(CFG.maxImageBytes)) +
           ". Resize or re-save it smaller and try again.",
       };
     }

@@ -148,6 +148,8 @@ def test_rejected_file_after_a_good_one_leaves_nothing_of_the_old_result(page_at
     page.set_input_files("#file", files=[{"name": "huge.jpg", "mimeType": "image/jpeg", "buffer": b"\xff" * (limit + 1)}])
     page.wait_for_selector("#alert:not([hidden])")
     assert "Image too large" in page.inner_text("#alert-title") and "huge.jpg" in page.inner_text("#alert")
+    # one byte over: the message gives the exact sizes, not "4.5 MB; the limit is 4.5 MB"
+    assert f"is {limit + 1:,} bytes; the limit is {limit:,} bytes" in page.inner_text("#alert")
     assert len([u for u in page.requests_seen if u.endswith("/predict")]) == sent
     result = page.inner_text("#result")
     assert good.name not in result and "huge.jpg" in result and "was not sent" in result
