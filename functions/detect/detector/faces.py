@@ -399,9 +399,11 @@ class FaceDetector:
         faces down to ~5 % of the long side, which the whole-frame pass misses below ~20 %; the
         fast search therefore misses such faces beside a larger one (docs/faces.md).
         On a smaller image the full-range model also searches the whole frame unless the first
-        pass found a face crop, as before: the training files are all such images, and their
-        boxes are what the model was trained on. Every face is refined (``_refine``)."""
+        pass found a face crop, as before: 98 % of the shared training files are such images, and their
+        boxes are what the model is trained on. Every face is refined (``_refine``)."""
         W, H = img.size
+        # The first pass sees the same 320 px copy as before: straight from the decode to 128 px
+        # would save ~3 ms on a photo but move the box of every training file of 512 px and more.
         base, factor, tiled = self._base(img)
         whole = (0, 0, *base.size)
         found = [self._run(self.short, base, whole, factor, tile=False)]
