@@ -70,6 +70,7 @@ REFINE_CONTEXT = 2.0  # every face is re-measured on a window of this x its box 
 REFINE_MIN_IOU = 0.3  # ... and keeps its first box unless the window finds it again
 DEFAULT_MIN_FACE_SIDE = 48  # px: a face the first pass finds ends the search from this size up
 STOP_SCORE = 0.75  # ... and from this score up (lower: as likely a false positive as a face)
+STOP_SHARE = 0.2  # ... and from this share of the photo's long side up (a portrait of that face)
 SEARCHES = ("fast", "thorough")  # FACE_SEARCH: thorough = tiles on every photo (finds every face)
 
 
@@ -391,13 +392,14 @@ class FaceDetector:
 
         The least work that finds the faces. The short-range model searches the whole frame first.
         On a photo (long side >= ``TILE_MIN_LONG_SIDE``) with the fast search (the default), its
-        faces are the answer when one of them is at least ``min_side`` px across (``img`` pixels;
-        default ``DEFAULT_MIN_FACE_SIDE``) with a score >= ``STOP_SCORE`` and the refinement finds
-        every one of them again. Otherwise - nothing found, only faces too small to judge or too
-        unsure, a box the refinement does not confirm, or ``search="thorough"`` - an overlapping
-        2x2 grid of tiles is searched with both models and everything is merged: the tiles find
-        faces down to ~5 % of the long side, which the whole-frame pass misses below ~20 %; the
-        fast search therefore misses such faces beside a larger one (docs/faces.md).
+        faces are the answer when one of them is at least ``min_side`` px (``img`` pixels; default
+        ``DEFAULT_MIN_FACE_SIDE``) and ``STOP_SHARE`` of the long side across (a portrait of that
+        face), with a score >= ``STOP_SCORE``, and the refinement finds every one of them again.
+        Otherwise - nothing found, only faces too small to judge, too small a share of the photo
+        or too unsure, a box the refinement does not confirm, or ``search="thorough"`` - an
+        overlapping 2x2 grid of tiles is searched with both models and everything is merged: the
+        tiles find faces down to ~5 % of the long side, which the whole-frame pass misses below
+        ~20 %; the fast search therefore misses such faces beside a portrait's face (docs/faces.md).
         On a smaller image the full-range model also searches the whole frame unless the first
         pass found a face crop, as before: 98 % of the shared training files are such images, and their
         boxes are what the model is trained on. Every face is refined (``_refine``)."""
@@ -409,7 +411,7 @@ class FaceDetector:
         found = [self._run(self.short, base, whole, factor, tile=False)]
         if tiled and self.search == "fast":
             data, scores = self._merge(found)
-            limit = DEFAULT_MIN_FACE_SIDE if min_side is None else min_side
+            limit = max(DEFAULT_MIN_FACE_SIDE if min_side is None else min_side, STOP_SHARE * max(W, H))
             sides = np.maximum(data[:, 2] - data[:, 0], data[:, 3] - data[:, 1])
             if np.any((sides >= limit) & (scores >= STOP_SCORE)):
                 refined = [self._refine(img, row) for row in data]
@@ -719,8 +721,8 @@ def describe(spec=None, detector: "FaceDetector | None" = None, policy=None) -> 
         "nms": f"weighted, IoU > {NMS_IOU}",
         "search": ("the short-range model on the whole frame first; on a photo (>= "
                    f"{TILE_MIN_LONG_SIDE} px) its faces are the answer when one is at least {side} px across "
-                   f"({where}) "
-                   f"with a score >= {STOP_SCORE} and the refinement finds each again; otherwise 2x2 tiles of "
+                   f"({where}) and {STOP_SHARE:g} x the long side, "
+                   f"with a score >= {STOP_SCORE}, and the refinement finds each again; otherwise 2x2 tiles of "
                    f"{TILE_FRACTION} x the frame with the short- and full-range models. On smaller images also the "
                    "full-range model on the whole frame, unless the first pass finds the image is a face crop. "
                    f"Every face re-measured on a window of {REFINE_CONTEXT} x its box"),
