@@ -34,40 +34,39 @@ def check_targets(results: dict) -> list[dict]:
 
 
 PROFILE_NOTES = """\
-What profiling showed (cProfile, `python -X importtime`, the per-stage timers above), and what changed:
-- This machine is slower than the one the targets were set on: the int8 model's invoke takes
-  4-6 ms here (the issue measured ~1.8 ms) and the cold-start floor (numpy + LiteRT + model +
-  Pillow, no handler) is measured in the same run above (the issue measured ~56 + 10 ms). The
-  absolute targets (100 ms, 8 ms, 30 ms, 150 ms, 500 ms) are judged on these figures as they are; the ratios
-  hold across machines because both stacks ran side by side.
-- Face stage (shipped: the model layer holds BlazeFace in faces/). cProfile of a photo's search:
-  ~85 % of it is LiteRT invoke (short-range 128 px ~2.6 ms, full-range 192 px ~8.7 ms here), the
-  rest Pillow resizes and NumPy decoding/NMS. The search was 10 invokes on a photo (whole frame and
-  2x2 tiles, each with both models); the full-range pass over the whole frame found nothing the
-  tiles did not (510 composite faces, same misses), so it was dropped: 9 invokes. On a small image
-  the full-range model runs only when the short-range one does not find a face crop, and it is
-  loaded on first use: an aligned 256 px face costs one short-range invoke and a cold start on it
-  never loads the full-range model (~12 ms load + ~7 ms first invoke here). The tiles themselves are
-  what finds small faces in big photos, so the 1 MP / 12 MP targets (set before the face stage
-  existed) stay out of reach with faces on; the frame-only rows show the path they were set for.
-- Warm 12 MP, frame path: the stdlib's base64 decode of the 3.75 MB API Gateway body was ~30 % of
-  the request. `detector.http.b64decode` now decodes strictly valid base64 with pybase64 (SIMD,
-  ~0.7 ms) and leaves anything else to the stdlib, so answers are unchanged
-  (`tests/test_bench_base64.py`); pybase64 is in the runtime layer (+0.3 MB). What is left is
-  JPEG entropy decoding: `Image.draft` decodes the 4000x3000 photo at 1/8 scale (500x375), so
-  IDCT, upsampling and colour conversion almost vanish, but every Huffman code of the 2.6 MB file
-  is still read (feeding libjpeg the whole buffer at once instead of 64 KB blocks made no difference).
-- Cold start (`python -X importtime`, modules the floor does not import): `Image.open` on bytes
-  imported the BMP, GIF, JPEG, PPM and PNG plugins (GIF pulls in `subprocess`); `decode_image` now
-  imports only the sniffed format's plugin, and `urllib.parse` is imported only for MODEL_S3_URI.
-  dataclasses (+inspect/dis, and an exec() per generated method) cost 10-20 ms for six small
-  classes: they became NamedTuples and plain classes. hashlib loaded OpenSSL (4-8 ms) for one
-  sha256: CPython's own `_sha256` now. The full-range face model is loaded on first use (above).
-  The handler's own imports then cost ~30 ms of self time over the floor here, about half of it
-  the short-range model's and the classifier's load; the JPEG plugin's own `subprocess` import
-  (~6 ms) is Pillow's. `tests/test_api_cold_path.py` keeps these modules off the cold path.
-- LiteRT's default XNNPACK delegate costs a few ms at load but runs the int8 model ~4x faster than
-  the builtin kernels: kept.
+What profiling showed (cProfile of the handler in the Lambda-like Python, `python -X importtime`,
+LiteRT invokes counted), and what changed (issue #15; measured on the 2-core machine while a model
+trained beside it, so CPU times are indicative):
+- Before: a photo with one face took 11 LiteRT invokes: the face search's 9 (whole frame, then a
+  2x2 grid of tiles with both BlazeFace models), one refinement of the face's box, the classifier.
+  cProfile, 1 MP photo: 42 ms of CPU a request, most of it invokes (the full-range model ~8.7 ms
+  each); 12 MP: 72 ms. Now the whole-frame pass ends the search when it finds a portrait's face
+  (docs/faces.md): 3 invokes (whole frame, refinement, classifier), 18-20 ms of CPU on the 1 MP
+  photo, 47-51 ms on the 12 MP one; the floor does 2 (each model once).
+- Where a one-face request goes now. 1 MP: invokes 33 %, Pillow resizes 31 % (of which ~4 ms the
+  320 px copy the first pass reads: letterboxing straight from the decode would save ~3 ms, but it
+  moves the box of every training file of 512 px and more, so it stays), JPEG decode 19 %, our
+  Python 6 %. 12 MP: JPEG decode 64 % (entropy decoding, even at the 1/2 DCT scale the face crops
+  need), invokes 13 %, resize and reduce 14 %. 256 px face: invokes 59 %.
+- 12 MP with three faces: its clearest face is 15 % of the width, so the tiles run (the fast
+  search stops only on a portrait's face): 15 invokes (9 search, 3 refinements, 3 classifier),
+  43 % of the CPU, decode 33 %. FACE_SEARCH=thorough runs the tiles on every photo (11 invokes on
+  a one-face photo): its rows above are the price of finding every face in group photos.
+- No second decode: with no face found, a large JPEG used to be decoded again at the classifier's
+  draft (a 1600x1200 JPEG: at 1600x1200 for the search, then at 400x300); the whole image is now
+  judged from the one decode.
+- Cold start (`python -X importtime`, ours against the floor in the same Python): the floor
+  imports numpy, Pillow, LiteRT, typing, json and logging too; beyond them ours imports its own
+  modules and pybase64, ~5 ms of self time, and its module scope loads the same two models as the
+  floor (~10 ms). Its first answer adds the refinement's invoke, the metadata and the JSON answer
+  and log line (~7 ms over the floor's first answer). Kept off the cold path: the full-range face
+  model (loaded by the first photo that needs the tiles), the face models' sha256 (computed by the
+  first GET /model), and as before boto3, multipart, Pillow's other plugins, dataclasses and
+  hashlib (`tests/test_api_cold_path.py`).
+- Earlier findings still in force: the API Gateway body is base64-decoded with pybase64 (the
+  stdlib took ~30 % of a 12 MP request); `decode_image` imports only the sniffed format's Pillow
+  plugin; LiteRT's XNNPACK delegate costs a few ms at load but runs the int8 model ~4x faster than
+  the builtin kernels.
 """
 
 

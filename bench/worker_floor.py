@@ -4,9 +4,9 @@ handler must pay, nothing of ours (this file imports numpy, Pillow and LiteRT on
 ``bare``: the interpreter alone (cold mode only). ``floor``: numpy + Pillow + LiteRT imported, the
 classifier and the short-range face model loaded with tensors allocated; a request draft-decodes
 the JPEG as our face path does (no side under ``BENCH_FLOOR_DRAFT`` px, which the parent sets to
-detector.faces.FACE_DECODE_SIDE), reduces it once (box filter) to about twice the classifier input,
-letterboxes that to 128 px for one short-range invoke and resizes it to the classifier's 256x256
-for one classifier invoke. No event, no base64, no box decoding, no
+detector.faces.FACE_DECODE_SIDE), reduces it once (box filter) to a long side of about twice the
+classifier input, letterboxes that to 128 px for one short-range invoke and resizes it to the
+classifier's 256x256 for one classifier invoke. No event, no base64, no box decoding, no
 JSON answer: a request is the JPEG's bytes. Same line protocol as the other workers (_worker.py):
 ``worker_floor.py bare|floor cold IMAGE`` or ``worker_floor.py floor serve``.
 """
@@ -70,19 +70,20 @@ def call(data, parse=True):
     if img.mode != "RGB":
         img = img.convert("RGB")
     side = tuple(int(v) for v in models["classifier"][1]["shape"][1:3])  # (h, w) of the classifier input
-    # one box-filter reduction to about twice the classifier input serves both resizes
+    # one box-filter reduction to a long side of about twice the classifier input serves both
+    # resizes (the fastest of the ways measured: 2.9 ms on the 1 MP photo, 5.4 ms on the 12 MP one)
     w, h = img.size
-    k = max(1, min(w // (2 * side[1]), h // (2 * side[0])))
+    k = max(1, max(w, h) // (2 * max(side)))
     if k > 1:
         img = img.reduce(k)
         w, h = img.size
     size = int(models["short"][1]["shape"][1])
     r = size / max(w, h)
-    small = img.resize((max(1, round(w * r)), max(1, round(h * r))), Image.Resampling.BILINEAR)
+    small = img.resize((max(1, round(w * r)), max(1, round(h * r))), Image.Resampling.BILINEAR, reducing_gap=2.0)
     x = np.full((1, size, size, 3), -1.0, np.float32)
     x[0, :small.size[1], :small.size[0]] = np.asarray(small, np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0)
     _invoke(models["short"], x)
-    y = np.asarray(img.resize(side[::-1], Image.Resampling.BILINEAR), np.float32)
+    y = np.asarray(img.resize(side[::-1], Image.Resampling.BILINEAR, reducing_gap=2.0), np.float32)
     logit = float(_invoke(models["classifier"], (y * np.float32(1.0 / 255.0))[np.newaxis])[0].reshape(-1)[0])
     return 200, {"fake_probability": logit}
 
