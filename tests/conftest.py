@@ -54,7 +54,7 @@ def load_app_module(env: dict):
     ``FACE_MODEL_DIR=None`` leaves it unset (faces/ beside MODEL_PATH)."""
     keys = ("MODEL_PATH", "MODEL_CARD_PATH", "MODEL_S3_URI", "MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS",
             "MIN_IMAGE_SIDE", "CORS_ALLOW_ORIGIN", "AUDIT_BUCKET", "AUDIT_STORE_IMAGES", "AUDIT_PREFIX",
-            "MODEL_CACHE_DIR", "LOG_LEVEL", "FACE_MODEL_DIR")
+            "MODEL_CACHE_DIR", "LOG_LEVEL", "FACE_MODEL_DIR", "FACE_SEARCH")
     env = {"FACE_MODEL_DIR": str(FACE_MODELS), **env}
     saved = {k: _api_os.environ.get(k) for k in keys}
     try:

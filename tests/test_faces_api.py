@@ -192,6 +192,7 @@ def test_missing_face_models_are_a_503_and_get_model_lists_their_files(model_pat
         assert f["sha256"] == hashlib.sha256(data).hexdigest() and f["bytes"] == len(data)
     assert card["faces"]["detector"]["search_min_face_side"] == (
         card.get("verdict_policy", {}).get("min_face_side") or F.DEFAULT_MIN_FACE_SIDE)
+    assert card["faces"]["detector"]["search_mode"] == "fast"
 
     (layer / "faces" / F.FULL_RANGE).unlink()
     only_full = _start(env, capsys)
@@ -217,6 +218,21 @@ def test_missing_face_models_are_a_503_and_get_model_lists_their_files(model_pat
             lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
             assert [(r["message"], r["status"], r["error_code"]) for r in lines] == [
                 ("request", 503, "face_models_unavailable")]
+
+
+def test_face_search_is_set_by_the_environment(model_path, group_photo):
+    """FACE_SEARCH (template parameter FaceSearch): thorough tiles every photo and GET /model says
+    so; a value that is neither fast nor thorough is a misconfiguration (503), not a default."""
+    app = _load({"MODEL_PATH": str(model_path), "FACE_SEARCH": "thorough", "LOG_LEVEL": "ERROR"})
+    assert app.FACES.search == "thorough"
+    status, card, headers = call(app, rest_event("GET", "/model"))
+    CONTRACT.check("GET", "/model", status, card, headers)
+    assert card["faces"]["detector"]["search_mode"] == "thorough" and "thorough" in card["faces"]["detector"]["search"]
+    status, body, _ = post_json(app, {"image": b64(group_photo.jpeg())})
+    assert status == 200 and None not in fs.match([f["box"] for f in body["faces"]], group_photo.pasted)
+    bad = _load({"MODEL_PATH": str(model_path), "FACE_SEARCH": "quick", "LOG_LEVEL": "ERROR"})
+    status, body, _ = post_json(bad, {"image": b64(group_photo.jpeg())})
+    assert status == 503 and body["error"]["code"] == "model_unavailable" and "FACE_SEARCH" in body["error"]["message"]
 
 
 def test_face_models_match_the_pinned_wheel_files():

@@ -11,13 +11,15 @@ Only the model files are used; the SSD anchors, box decoding and weighted non-ma
 suppression below are NumPy, following the options of MediaPipe's ``face_detection_short_range``
 and ``face_detection_full_range`` graphs (ssd_anchors_calculator, tensors_to_detections).
 
-Search: the whole frame with the short-range model; on images >= 512 px also an overlapping 2x2
-grid of tiles of 0.6 x the frame with both models (small faces in big photos are missed on the
-whole frame); on smaller images the full-range model searches the whole frame too unless the
-short-range model found that the image is a face crop (``is_face_crop``). Every detection is
-mapped back to image pixels and the lot is merged by weighted NMS. The full-range model is loaded on first use: an aligned face crop (the
-common API upload, like the training images) never needs it, and a cold start on one does not
-pay for it.
+Search (``FaceDetector.detect``): the whole frame with the short-range model first. On images
+>= 512 px that is the answer when it finds a portrait's face (fast search, the default); otherwise,
+or with FACE_SEARCH=thorough, an overlapping 2x2 grid of tiles of 0.6 x the frame with both models
+(small faces in big photos are missed on the whole frame). On smaller images the full-range model
+searches the whole frame too unless the short-range model found that the image is a face crop
+(``is_face_crop``). Every detection is mapped back to image pixels, the lot is merged by weighted
+NMS and every face is re-measured (``_refine``). The full-range model is loaded on first use: an
+aligned face crop (the common API upload, like the training images) or a portrait photo never
+needs it, and a cold start on one does not pay for it.
 
 Face squares (a model card whose ``input.face_crop`` is set, model 2.x): every face, in a group
 photo or in a face crop uploaded alone, is cut as the same square (``face_square``: scale x the
@@ -726,10 +728,19 @@ def describe(spec=None, detector: "FaceDetector | None" = None, policy=None) -> 
                    f"{TILE_FRACTION} x the frame with the short- and full-range models. On smaller images also the "
                    "full-range model on the whole frame, unless the first pass finds the image is a face crop. "
                    f"Every face re-measured on a window of {REFINE_CONTEXT} x its box"),
+        "search_mode": "fast",
         "search_min_face_side": side,
     }
     if detector is not None:
         detector_block["files"] = detector.files()
+        detector_block["search_mode"] = detector.search
+        if detector.search == "thorough":
+            detector_block["search"] = (
+                "the short-range model on the whole frame and, on a photo (>= "
+                f"{TILE_MIN_LONG_SIDE} px), 2x2 tiles of {TILE_FRACTION} x the frame with the short- and "
+                "full-range models (FACE_SEARCH=thorough); on smaller images also the full-range model on the "
+                "whole frame, unless the first pass finds the image is a face crop. Every face re-measured on "
+                f"a window of {REFINE_CONTEXT} x its box")
     return {
         "verdict_rule": VERDICT_RULE_SQUARES if squares else VERDICT_RULE,
         "detector": detector_block,
