@@ -214,8 +214,9 @@ def render_markdown(r: dict) -> str:
         "the same Python with the same runtime layer and none of our code: numpy, Pillow (its JPEG plugin "
         "only) and LiteRT imported, the classifier and the short-range face model loaded with tensors "
         "allocated; a request decodes the JPEG bytes with the same draft as our face path (no side under "
-        "1200 px), letterboxes it to 128 px for one short-range invoke and resizes it to 256x256 for one "
-        "classifier invoke (no event, no base64, no box decoding, no crop, no JSON). Cold: spawn -> that "
+        "1200 px), reduces it once (box filter) to a long side of ~512 px, letterboxes that to 128 px for "
+        "one short-range invoke and resizes it to 256x256 for one classifier invoke (no event, no base64, "
+        "no box decoding, no crop, no JSON). Cold: spawn -> that "
         "first answer on the 256 px face. The three-face photo's ratios are to the floor on that same JPEG "
         "(the one-face floor: each model once).",
         "- TensorFlow stack: `bench/baseline_app.py` in `.venv-baseline` (`bench/requirements-baseline.txt`): "
