@@ -1,7 +1,9 @@
-"""``python -m bench [--quick]``: our Lambda stack vs the Flask + TensorFlow baseline, in one run.
+"""``python -m bench [--quick]``: our Lambda stack vs the floor and the Flask + TensorFlow stack, in one run.
 
-Both stacks are measured side by side (cold starts interleaved one for one, warm requests in
-alternating rounds) so that their ratio holds on a noisy machine. Prints a table with ratios and
+The floor (bench/worker_floor.py: numpy + Pillow + LiteRT, the classifier and the short-range face
+model loaded, the photo draft-decoded and each model run once) is what any LiteRT face handler
+pays on this machine. All three are measured side by side (cold starts interleaved, warm requests
+in alternating rounds) so that the ratios hold on any machine. Prints a table with ratios and
 one met/missed line per target, writes the results as JSON (``--out``) and the table as Markdown
 (``--md``) with the machine it ran on. Paths are parameters; the defaults are the shipped ones.
 """
@@ -135,13 +137,15 @@ def main(argv=None) -> int:
     stacks = M.Stacks.build(REPO, args, card)
     results["size"] = M.sizes(stacks, quick=args.quick)
 
-    log(f"cold starts: {args.cold_runs} fresh processes per stack, interleaved")
+    log(f"cold starts: {args.cold_runs} fresh processes per stack (ours, TensorFlow, the floor, bare), interleaved")
     results["cold_start"] = M.cold_starts(stacks, events, inputs, args.cold_runs, log, warmup=not args.quick)
 
-    log(f"warm latency: {args.warm_reps} requests per image per stack, in alternating rounds")
+    log(f"warm latency: {args.warm_reps} requests per image per stack (ours, TensorFlow, the floor, ours "
+        "thorough), in alternating rounds")
     results["warm"] = M.warm_latency(stacks, events, inputs, args.warm_reps)
 
-    log(f"faces: 12 MP photo with 3 faces, without and with explain, {args.faces_reps} requests each")
+    log(f"faces: 12 MP photo with 3 faces, without and with explain, the floor, thorough: {args.faces_reps} "
+        "requests each")
     results["faces"] = M.faces_latency(stacks, faces_events, photo, args.faces_reps)
 
     log(f"peak RSS: {args.rss_requests} warm requests per stack (all three images in turn), fresh processes")

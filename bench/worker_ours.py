@@ -1,8 +1,8 @@
 """Benchmark worker for OUR stack: the Lambda handler (functions/detect/app.py) on LiteRT + int8.
 
 Run under a bare CPython 3.11 whose path holds only the built runtime layer and the function code
-(PYTHONPATH=<layer>/python:<function dir>), with MODEL_PATH and OPENBLAS_NUM_THREADS=1 set as the
-template does; requests are real API Gateway REST proxy events (JSON files). See _worker.py.
+(PYTHONPATH=<layer>/python:<function dir>), with MODEL_PATH, FACE_MODEL_DIR, FACE_SEARCH and
+OPENBLAS_NUM_THREADS=1 set as the template does; requests are real API Gateway REST proxy events (JSON files). See _worker.py.
 """
 import time
 
@@ -60,33 +60,5 @@ def answer(event, cmd):
             "explained": "explain" in body}
 
 
-def stages(event, cmd):
-    """Where a warm request's time goes: the handler's own steps, timed one by one (median ms)."""
-    from detector import http
-    from detector.preprocess import decode_image, preprocess
-
-    det, model = _app.DETECTOR, _app.MODEL
-    clock = time.perf_counter
-    rows = {"parse_event_base64": [], "decode_jpeg": [], "preprocess": [], "model": [], "handler_total": []}
-    for _ in range(int(cmd["n"])):
-        a = clock()
-        req = http.parse_event(event, CONTEXT)
-        data = http.extract_image(req, det.max_bytes)
-        b = clock()
-        img = decode_image(data, model.spec, max_pixels=det.max_pixels, min_side=det.min_side)
-        c = clock()
-        x = preprocess(img, model.spec)
-        d = clock()
-        model.probability(x)
-        e = clock()
-        _app.lambda_handler(event, CONTEXT)
-        f = clock()
-        for k, v in zip(rows, (b - a, c - b, d - c, e - d, f - e)):
-            rows[k].append(v * 1000.0)
-    out = {k: sorted(v)[len(v) // 2] for k, v in rows.items()}
-    out["rest"] = out["handler_total"] - sum(out[k] for k in rows if k != "handler_total")
-    return out
-
-
 if __name__ == "__main__":
-    _worker.run(T0, prepare, import_service, call, extra={"stages": stages, "answer": answer})
+    _worker.run(T0, prepare, import_service, call, extra={"answer": answer})

@@ -29,6 +29,7 @@ DEFAULT_TEMPLATE = ROOT / "template.yaml"
 DEFAULT_FRONTEND = ROOT / "frontend"
 DEFAULT_APP = ROOT / "functions" / "detect" / "app.py"
 DEFAULT_MODEL = ROOT / "layers" / "model" / "model.tflite"
+DEFAULT_FACE_MODELS = ROOT / "layers" / "model" / "faces"  # make face-models (make run fetches them)
 
 log = logging.getLogger("gateway")
 
@@ -206,9 +207,10 @@ def build_gateway(template: Path = DEFAULT_TEMPLATE, app: Path = DEFAULT_APP, *,
     if burst is not None:
         settings.burst = int(burst)
     for k, v in settings.environment.items():
-        if k != "MODEL_PATH":  # Lambda's /opt/model path: the local one is set below
+        if k not in ("MODEL_PATH", "FACE_MODEL_DIR"):  # Lambda's /opt/model paths: the local ones below
             os.environ.setdefault(k, v)
     os.environ.setdefault("MODEL_PATH", str(DEFAULT_MODEL))
+    os.environ.setdefault("FACE_MODEL_DIR", str(DEFAULT_FACE_MODELS))
     if handler is None:
         handler = load_handler(app)
     return Gateway(handler=handler, settings=settings, bucket=TokenBucket(settings.rate, settings.burst))

@@ -19,6 +19,7 @@ import uuid
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP_PATH = os.path.join(ROOT, "functions", "detect", "app.py")
 SHIPPED_MODEL = os.path.join(ROOT, "layers", "model", "model.tflite")
+FACE_MODELS = os.path.join(ROOT, "layers", "model", "faces")  # make face-models
 
 # API Gateway base64-encodes a body when its Content-Type matches one of the API's binary media
 # types; template.yaml is the source of truth (read by binary_media_types()).
@@ -54,9 +55,10 @@ def load_handler(model: str | None = None):
         if not model:
             raise FileNotFoundError("no model: set MODEL_PATH or build layers/model/model.tflite")
         for key, value in template_environment().items():
-            if key != "MODEL_PATH":
+            if key not in ("MODEL_PATH", "FACE_MODEL_DIR"):  # Lambda's /opt/model paths
                 os.environ.setdefault(key, value)
         os.environ["MODEL_PATH"] = model
+        os.environ.setdefault("FACE_MODEL_DIR", FACE_MODELS)
         spec = importlib.util.spec_from_file_location("detect_app_under_test", APP_PATH)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module

@@ -45,16 +45,22 @@ def shared_faces() -> _ApiPath:
     return SHARED_FACES
 
 
+FACE_MODELS = REPO_ROOT / "layers" / "model" / "faces"  # make face-models
+
+
 def load_app_module(env: dict):
-    """Import functions/detect/app.py afresh (a cold start) with exactly ``env`` for its settings."""
+    """Import functions/detect/app.py afresh (a cold start) with exactly ``env`` for its settings.
+    FACE_MODEL_DIR defaults to the repo's face models (make face-models), whichever model is served;
+    ``FACE_MODEL_DIR=None`` leaves it unset (faces/ beside MODEL_PATH)."""
     keys = ("MODEL_PATH", "MODEL_CARD_PATH", "MODEL_S3_URI", "MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS",
             "MIN_IMAGE_SIDE", "CORS_ALLOW_ORIGIN", "AUDIT_BUCKET", "AUDIT_STORE_IMAGES", "AUDIT_PREFIX",
-            "MODEL_CACHE_DIR", "LOG_LEVEL")
+            "MODEL_CACHE_DIR", "LOG_LEVEL", "FACE_MODEL_DIR", "FACE_SEARCH")
+    env = {"FACE_MODEL_DIR": str(FACE_MODELS), **env}
     saved = {k: _api_os.environ.get(k) for k in keys}
     try:
         for k in keys:
             _api_os.environ.pop(k, None)
-        _api_os.environ.update({k: str(v) for k, v in env.items()})
+        _api_os.environ.update({k: str(v) for k, v in env.items() if v is not None})
         name = f"detect_app_{_api_uuid.uuid4().hex}"
         spec = _api_importlib_util.spec_from_file_location(name, REPO_ROOT / "functions" / "detect" / "app.py")
         module = _api_importlib_util.module_from_spec(spec)
@@ -80,15 +86,17 @@ def api_app(model_path):
 def template_handler(model_path):
     """Factory: ``template_handler(**env)`` loads functions/detect/app.py's lambda_handler through the
     gateway's loader (a cold start, as `make run` does) with template.yaml's function environment
-    (values already in os.environ win), MODEL_PATH = the test model, and ``env`` forced over both,
-    e.g. ``FACE_MODEL_DIR=...`` to switch the face models on. os.environ is restored afterwards."""
+    (values already in os.environ win), MODEL_PATH = the test model, FACE_MODEL_DIR = the repo's
+    face models (the template's is Lambda's /opt/model/faces), and ``env`` forced over all of them.
+    os.environ is restored afterwards."""
     if str(REPO_ROOT) not in _api_sys.path:
         _api_sys.path.insert(0, str(REPO_ROOT))
     from gateway.server import load_handler
     from gateway.template import load_settings
 
     def make(**env):
-        forced = {"MODEL_PATH": str(model_path), **{k: str(v) for k, v in env.items()}}
+        forced = {"MODEL_PATH": str(model_path), "FACE_MODEL_DIR": str(FACE_MODELS),
+                  **{k: str(v) for k, v in env.items()}}
         settings = load_settings(REPO_ROOT / "template.yaml")
         saved = dict(_api_os.environ)
         try:

@@ -2,8 +2,8 @@
 
 Not a timing test: it checks, in a fresh interpreter, that importing the handler and answering a
 face crop leaves out the modules a request does not need (each measured at 4-20 ms of a cold start
-on this machine, docs/bench.md) and that the full-range face model stays unloaded for an aligned
-face crop. `make bench` measures the time itself.
+on this machine, docs/bench.md), that the full-range face model stays unloaded for an aligned
+face crop and that the face models are not hashed (GET /model does that, on its first call). `make bench` measures the time itself.
 """
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ PROBE = textwrap.dedent("""
     print(json.dumps({"after_import": after_import, "after_request": sorted(sys.modules),
                       "status": response["statusCode"], "rule": json.loads(response["body"]).get("verdict_source"),
                       "faces_loaded": app.FACES is not None,
-                      "full_range_loaded": app.FACES is not None and app.FACES._full is not None}))
+                      "full_range_loaded": app.FACES is not None and app.FACES._full is not None,
+                      "face_models_hashed": app.FACES is not None and app.FACES._files is not None}))
 """)
 
 
@@ -68,3 +69,4 @@ def test_cold_start_imports_only_what_a_face_crop_request_needs(model_path, mode
         assert not loaded, f"{stage}: {loaded}"
     assert "PIL.JpegImagePlugin" in got["after_request"]  # the probe did decode a JPEG
     assert not got["full_range_loaded"], "an aligned face crop loaded the full-range face model"
+    assert not got["face_models_hashed"], "the face models' sha256 (GET /model) was computed at a cold start"

@@ -53,6 +53,11 @@ def test_function_settings():
     env = fn["Environment"]["Variables"]
     assert env["OPENBLAS_NUM_THREADS"] == "1"
     assert env["MODEL_PATH"] == "/opt/model/model.tflite"
+    # the model layer's faces/ (make face-models): without them the function answers 503
+    assert env["FACE_MODEL_DIR"] == "/opt/model/faces"
+    assert env["FACE_SEARCH"] == "fast"  # the FaceSearch parameter's default
+    assert T["Parameters"]["FaceSearch"]["Default"] == "fast"
+    assert T["Parameters"]["FaceSearch"]["AllowedValues"] == ["fast", "thorough"]
     assert env["CORS_ALLOW_ORIGIN"] == "*" and env["MAX_IMAGE_BYTES"] == "4500000"
     assert fn["Layers"] == [{"Ref": "RuntimeLayer"}, {"Ref": "ModelLayer"}]
     for layer in ("RuntimeLayer", "ModelLayer"):
@@ -192,6 +197,8 @@ def test_sam_build_and_the_trimmed_layer_serves(tmp_path, model_path):
     assert size <= 90e6, f"runtime layer is {size / 1e6:.1f} MB"
     assert not list(layer.rglob("tests")) and (layer / "numpy").is_dir()
     assert (build / "ModelLayer" / "model" / "model.tflite").exists()
+    for name in ("face_detection_short_range.tflite", "face_detection_full_range.tflite"):
+        assert (build / "ModelLayer" / "model" / "faces" / name).exists(), name
     assert (build / "DetectFunction" / "app.py").exists()
     assert list((build / "DetectFunction" / "detector" / "__pycache__").glob("service.cpython-311.pyc"))
     assert not (build / "DetectFunction" / "Makefile").exists()

@@ -4,7 +4,9 @@ images judged whole, GET /model states the rule, a missing FACE_MODEL_DIR is a 5
 from __future__ import annotations
 
 import io
+import json
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -13,6 +15,7 @@ import pytest
 import faces_support as fs
 from api_support import b64, call, post_json, rest_event
 from conftest import load_app_module
+from detector import faces as F
 
 if fs.REPO not in sys.path:
     sys.path.insert(0, fs.REPO)
@@ -22,16 +25,8 @@ CONTRACT = Contract()
 
 
 def _load(env: dict):
-    saved = os.environ.get("FACE_MODEL_DIR")
-    try:
-        os.environ.pop("FACE_MODEL_DIR", None)
-        if "FACE_MODEL_DIR" in env:
-            os.environ["FACE_MODEL_DIR"] = env["FACE_MODEL_DIR"]
-        return load_app_module({k: v for k, v in env.items() if k != "FACE_MODEL_DIR"})
-    finally:
-        os.environ.pop("FACE_MODEL_DIR", None)
-        if saved is not None:
-            os.environ["FACE_MODEL_DIR"] = saved
+    """A cold start with ``env`` (FACE_MODEL_DIR: the repo's face models unless ``env`` says)."""
+    return load_app_module(env)
 
 
 @pytest.fixture(scope="module")
@@ -154,12 +149,90 @@ def test_get_model_states_the_verdict_rule(face_app):
     assert (squares["rule"] if squares else "1.43") in faces["crop_rule"]
 
 
-def test_configured_face_dir_without_models_is_503(model_path, tmp_path):
-    app = _load({"MODEL_PATH": str(model_path), "FACE_MODEL_DIR": str(tmp_path), "LOG_LEVEL": "ERROR"})
-    assert app.MODEL_ERROR is not None
-    status, body, _ = post_json(app, {"image": b64(b"\xff\xd8\xff")})
-    assert status == 503 and body["error"]["code"] == "model_unavailable"
-    assert "face" in body["error"]["message"].lower()
+def _model_layer(root, model_path):
+    """A copy of the model layer's layout (/opt/model): model.tflite, model.json and faces/."""
+    layer = root / "model"
+    (layer / "faces").mkdir(parents=True)
+    shutil.copy(model_path, layer / "model.tflite")
+    shutil.copy(model_path.with_suffix(".json"), layer / "model.json")
+    for name in (F.SHORT_RANGE, F.FULL_RANGE):
+        shutil.copy(os.path.join(fs.FACE_MODELS, name), layer / "faces" / name)
+    return layer
+
+
+def _start(env: dict, capsys):
+    """A cold start with ``env``; returns (app, the JSON log lines it wrote)."""
+    capsys.readouterr()
+    app = _load(env)
+    return app, [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+
+
+def test_missing_face_models_are_a_503_and_get_model_lists_their_files(model_path, tmp_path, capsys, group_photo):
+    """With the face models where FACE_MODEL_DIR (template.yaml: /opt/model/faces) says, GET /model
+    lists them with their sha256 beside the classifier's. Removed, the function does not silently
+    judge whole frames: it logs the error once at start and answers every request 503
+    face_models_unavailable, naming the folder and the missing files - also when FACE_MODEL_DIR is
+    unset and faces/ beside the model is gone, and when only the full-range model is missing."""
+    import hashlib
+
+    layer = _model_layer(tmp_path, model_path)
+    env = {"MODEL_PATH": str(layer / "model.tflite"), "FACE_MODEL_DIR": str(layer / "faces")}
+    app, logs = _start(env, capsys)
+    assert app.MODEL_ERROR is None and [r["message"] for r in logs] == ["model loaded"]
+    status, body, _ = post_json(app, {"image": b64(group_photo.jpeg())})
+    assert status == 200 and len(body["faces"]) == 3
+    status, card, headers = call(app, rest_event("GET", "/model"))
+    assert status == 200
+    CONTRACT.check("GET", "/model", status, card, headers)
+    assert card["sha256"] == hashlib.sha256((layer / "model.tflite").read_bytes()).hexdigest()
+    files = card["faces"]["detector"]["files"]
+    assert [f["name"] for f in files] == [F.SHORT_RANGE, F.FULL_RANGE]
+    for f in files:
+        data = (layer / "faces" / f["name"]).read_bytes()
+        assert f["sha256"] == hashlib.sha256(data).hexdigest() and f["bytes"] == len(data)
+    assert card["faces"]["detector"]["search_min_face_side"] == (
+        card.get("verdict_policy", {}).get("min_face_side") or F.DEFAULT_MIN_FACE_SIDE)
+    assert card["faces"]["detector"]["search_mode"] == "fast"
+
+    (layer / "faces" / F.FULL_RANGE).unlink()
+    only_full = _start(env, capsys)
+    (layer / "faces" / F.SHORT_RANGE).unlink()
+    both = _start(env, capsys)
+    unset = _start({"MODEL_PATH": str(layer / "model.tflite"), "FACE_MODEL_DIR": None}, capsys)
+    for (app, logs), missing in ((only_full, [F.FULL_RANGE]), (both, [F.SHORT_RANGE, F.FULL_RANGE]),
+                                 (unset, [F.SHORT_RANGE, F.FULL_RANGE])):
+        assert app.DETECTOR is None and app.MODEL_ERROR.code == "face_models_unavailable"
+        # logged once, at start, with the code
+        assert [(r["level"], r["message"], r["error_code"]) for r in logs] == [
+            ("ERROR", "model unavailable", "face_models_unavailable")]
+        for method, path, request in (("POST", "/predict", lambda: post_json(app, {"image": b64(group_photo.jpeg())})),
+                                      ("GET", "/model", lambda: call(app, rest_event("GET", "/model")))):
+            capsys.readouterr()
+            status, body, headers = request()
+            CONTRACT.check(method, path, status, body, headers)
+            assert status == 503, body
+            assert body["error"]["code"] == "face_models_unavailable"
+            message = body["error"]["message"]
+            assert str(layer / "faces") in message and all(name in message for name in missing), message
+            assert "FACE_MODEL_DIR" in message
+            lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+            assert [(r["message"], r["status"], r["error_code"]) for r in lines] == [
+                ("request", 503, "face_models_unavailable")]
+
+
+def test_face_search_is_set_by_the_environment(model_path, group_photo):
+    """FACE_SEARCH (template parameter FaceSearch): thorough tiles every photo and GET /model says
+    so; a value that is neither fast nor thorough is a misconfiguration (503), not a default."""
+    app = _load({"MODEL_PATH": str(model_path), "FACE_SEARCH": "thorough", "LOG_LEVEL": "ERROR"})
+    assert app.FACES.search == "thorough"
+    status, card, headers = call(app, rest_event("GET", "/model"))
+    CONTRACT.check("GET", "/model", status, card, headers)
+    assert card["faces"]["detector"]["search_mode"] == "thorough" and "thorough" in card["faces"]["detector"]["search"]
+    status, body, _ = post_json(app, {"image": b64(group_photo.jpeg())})
+    assert status == 200 and None not in fs.match([f["box"] for f in body["faces"]], group_photo.pasted)
+    bad = _load({"MODEL_PATH": str(model_path), "FACE_SEARCH": "quick", "LOG_LEVEL": "ERROR"})
+    status, body, _ = post_json(bad, {"image": b64(group_photo.jpeg())})
+    assert status == 503 and body["error"]["code"] == "model_unavailable" and "FACE_SEARCH" in body["error"]["message"]
 
 
 def test_face_models_match_the_pinned_wheel_files():

@@ -54,6 +54,18 @@ glibc_check = _load("sam_glibc_check", SCRIPTS / "glibc_check.py")
 make_events = _load("sam_make_events", ROOT / "events" / "make_events.py")
 
 
+@functools.lru_cache(maxsize=1)
+def _sam_env() -> dict:
+    """This process's environment without the function's own variables (template.yaml's
+    Environment): sam local lets a shell variable of the same name override the template's value,
+    and in-process tests (the gateway's) set some of them for the local handler, e.g.
+    FACE_MODEL_DIR to this checkout's layers/model/faces, which the container does not have."""
+    from api_support import load_template
+
+    names = set(load_template()["Resources"]["DetectFunction"]["Properties"]["Environment"]["Variables"])
+    return {k: v for k, v in os.environ.items() if k not in names}
+
+
 def require(ok: bool, why: str) -> None:
     """Skip locally, fail in CI: CI must run every sam-local test."""
     if not ok:
@@ -385,7 +397,7 @@ def _sam_images() -> list[str]:
 def _invoke(build: Path, event: Path) -> tuple[dict, str]:
     proc = subprocess.run([str(SAM_SH), "local", "invoke", "DetectFunction", "-t", str(build / "template.yaml"),
                            "-e", str(event), "--skip-pull-image"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+                          cwd=ROOT, env=_sam_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"sam local invoke failed:\n{proc.stderr[-3000:]}"
     lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
     assert lines, f"no proxy response on stdout:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
@@ -475,7 +487,7 @@ def sam_api(sam_build, lambda_image, tmp_path_factory):
     t0 = time.monotonic()
     proc = subprocess.Popen([str(SAM_SH), "local", "start-api", "-t", str(sam_build / "template.yaml"),
                              "--host", "127.0.0.1", "--port", str(port), "--warm-containers", "EAGER",
-                             "--skip-pull-image"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+                             "--skip-pull-image"], cwd=ROOT, env=_sam_env(), stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240

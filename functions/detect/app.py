@@ -1,8 +1,10 @@
 """Lambda entry point (handler ``app.lambda_handler``): POST /predict, GET /model.
 
-Module scope runs once per cold start: settings from the environment, the model loaded with
-LiteRT and its tensors allocated. If the model can't be loaded the module still imports and every
-request answers 503 ``model_unavailable`` (JSON, no traceback). Everything else lives in detector/.
+Module scope runs once per cold start: settings from the environment, the model and the
+short-range face model loaded with LiteRT and their tensors allocated. If either can't be loaded
+the module still imports, logs the error once, and every request answers 503 (JSON, no traceback):
+``model_unavailable``, or ``face_models_unavailable`` when the face models are not where
+FACE_MODEL_DIR (or the model layer's faces/) says. Everything else lives in detector/.
 """
 import os
 import time
@@ -33,8 +35,7 @@ try:
     MODEL = load_model(CONFIG)
     from detector.faces import FaceDetector, face_model_dir
 
-    _FACE_DIR = face_model_dir(CONFIG.model_path, CONFIG.face_model_dir)
-    FACES = FaceDetector(_FACE_DIR) if _FACE_DIR else None
+    FACES = FaceDetector(face_model_dir(CONFIG.model_path, CONFIG.face_model_dir), search=CONFIG.face_search)
     DETECTOR = Detector(MODEL, max_bytes=CONFIG.max_image_bytes, max_pixels=CONFIG.max_image_pixels,
                         min_side=CONFIG.min_side, faces=FACES)
     if CONFIG.audit_bucket:
@@ -50,7 +51,7 @@ except Exception as exc:  # misconfiguration must not crash the import: answer 5
 INIT_MS = round((time.perf_counter() - _T_IMPORT) * 1000.0, 2)
 _COLD = True
 if MODEL_ERROR is not None:
-    LOG.error("model unavailable", error=MODEL_ERROR.message, init_ms=INIT_MS)
+    LOG.error("model unavailable", error_code=MODEL_ERROR.code, error=MODEL_ERROR.message, init_ms=INIT_MS)
 else:
     LOG.info("model loaded", model=MODEL.identity, init_ms=INIT_MS,
              model_source="s3" if CONFIG.model_s3_uri else "file")
@@ -78,14 +79,13 @@ def _predict(request):
 
 
 def _model_card():
-    if MODEL is None:
+    if DETECTOR is None:
         raise MODEL_ERROR
-    card = MODEL.public_card()
-    if FACES is not None:
-        from detector.faces import describe
+    from detector.faces import describe
 
-        card["faces"] = describe(MODEL.spec)
-        card["verdict_rule"] = card["faces"]["verdict_rule"]
+    card = MODEL.public_card()
+    card["faces"] = describe(MODEL.spec, FACES, MODEL.policy)
+    card["verdict_rule"] = card["faces"]["verdict_rule"]
     return card
 
 

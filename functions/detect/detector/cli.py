@@ -81,9 +81,12 @@ def main(argv=None) -> int:
 
     faces_dir = face_model_dir(model_path, os.environ.get("FACE_MODEL_DIR"))
     try:
-        faces = FaceDetector(faces_dir) if faces_dir else None
+        faces = FaceDetector(faces_dir, search=(os.environ.get("FACE_SEARCH") or "fast").strip().lower())
     except DetectError as err:
         print(f"detect: {err.message}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # FACE_SEARCH
+        print(f"detect: {exc}", file=sys.stderr)
         return 2
     detector = Detector(model, max_bytes=args.max_bytes, max_pixels=args.max_pixels, min_side=DEFAULT_MIN_SIDE,
                         faces=faces)

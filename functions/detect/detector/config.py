@@ -23,6 +23,14 @@ def _int(env: dict, name: str, default: int) -> int:
     return value
 
 
+def _choice(env: dict, name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first when unset)."""
+    raw = (env.get(name) or "").strip().lower() or choices[0]
+    if raw not in choices:
+        raise ValueError(f"{name}={raw!r} is not one of {', '.join(choices)}")
+    return raw
+
+
 def _bool(env: dict, name: str) -> bool:
     return (env.get(name) or "").strip().lower() in ("1", "true", "yes", "on")
 
@@ -39,7 +47,8 @@ class Config(NamedTuple):
     audit_store_images: bool = False
     audit_prefix: str = ""
     model_cache_dir: str = "/tmp"
-    face_model_dir: str | None = None  # FACE_MODEL_DIR; unset: faces/ beside the model if present
+    face_model_dir: str | None = None  # FACE_MODEL_DIR; unset: faces/ beside the model (must be there)
+    face_search: str = "fast"  # FACE_SEARCH: fast | thorough (tiles on every photo: every face, slower)
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Config":
@@ -57,4 +66,5 @@ class Config(NamedTuple):
             audit_prefix=(env.get("AUDIT_PREFIX") or "").strip().strip("/"),
             model_cache_dir=(env.get("MODEL_CACHE_DIR") or "").strip() or "/tmp",
             face_model_dir=(env.get("FACE_MODEL_DIR") or "").strip() or None,
+            face_search=_choice(env, "FACE_SEARCH", ("fast", "thorough")),
         )

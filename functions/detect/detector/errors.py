@@ -63,3 +63,11 @@ class ModelUnavailable(DetectError):
 
     status = 503
     code = "model_unavailable"
+
+
+class FaceModelsUnavailable(ModelUnavailable):
+    """503: the face-detection models are missing or unreadable. The classifier judges faces
+    (face squares), so without its face detector the service does not answer at all rather than
+    silently judging whole frames."""
+
+    code = "face_models_unavailable"

